@@ -1,0 +1,48 @@
+# Nested vIOMMU for passthrough devices: a QEMU 10.0 patch series.
+# See README.md.  Everything generated goes to build/.
+
+SHELL := /bin/bash
+export QEMU_SRC FORCE FROM
+
+.PHONY: all build deps base apply export check check-series sim clean distclean help
+
+all: build
+
+help:
+	@echo "make            fetch the base, apply patches/, build QEMU (build/obj)"
+	@echo "make check      apply, build, checkpatch, all tests (what CI runs)"
+	@echo "make export     write the work tree's commits back to patches/"
+	@echo "make apply      re-apply patches/ on base (FORCE=1 discards local work)"
+	@echo "make check-series  build and checkpatch after every patch"
+	@echo "make sim        build the iommufd simulator (build/sim)"
+
+deps:
+	@scripts/deps.sh
+
+base: deps
+	@scripts/fetch-base.sh
+
+apply: base
+	@scripts/apply.sh
+
+build: apply
+	@scripts/build.sh
+
+export:
+	@scripts/export.sh
+
+check:
+	@scripts/check.sh
+
+check-series: deps
+	@scripts/check-series.sh
+
+sim:
+	@scripts/build-sim.sh
+
+clean:
+	rm -rf build/obj build/sim build/series-obj build/test-logs
+
+# Also removes the work tree: export your commits first.
+distclean:
+	rm -rf build

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make check`: apply patches/ (never exports), build, checkpatch every patch,
+# run the base qtests in tests/base-qtests.txt, the simulator's tests and
+# the project's QEMU tests.  Ends with "N passed, N failed[, N skipped]".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$TOP/scripts/deps.sh"
+"$TOP/scripts/fetch-base.sh"
+"$TOP/scripts/apply.sh"
+
+qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" | awk 'NF { split($1, a, "/"); print "tests/qtest/" a[2] }' | sort -u)
+# shellcheck disable=SC2086
+"$TOP/scripts/build.sh" $qtests
+
+args=()
+if [ -f "$TOP/sim/meson.build" ]; then
+    "$TOP/scripts/build-sim.sh"
+    args+=(--meson-tests "$BUILD/sim")
+fi
+for p in "$PATCHES"/*.patch; do
+    [ -e "$p" ] || continue
+    args+=(--exe "checkpatch/$(basename "$p")" "$TOP/scripts/checkpatch.sh" "$p")
+done
+args+=(--base-qtests "$TOP/tests/base-qtests.txt")
+for t in "$TOP"/tests/qemu/test-*.py; do
+    [ -e "$t" ] || continue
+    args+=(--exe "qemu/$(basename "$t" .py)" "$PYTHON" "$t")
+done
+exec "$PYTHON" "$TOP/scripts/run-tests.py" "${args[@]}"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install what building and testing the series needs, with apt.  As root the
+# packages are installed; otherwise the exact apt command is printed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PKGS=(
+    build-essential pkg-config ccache git ninja-build flex bison
+    python3 python3-venv dpkg-dev xz-utils
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    # firmware the built QEMU loads from Debian's packages
+    seabios qemu-system-data ipxe-qemu
+)
+# meson >= 1.5 and pycotap: from backports on Debian 12
+BPO_PKGS=(meson python3-pycotap)
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+root=no
+[ "$(id -u)" = 0 ] && root=yes
+
+meson_ok() {
+    local v
+    v=$(meson --version 2>/dev/null) || return 1
+    [ "$(printf '%s\n1.5.0\n' "$v" | sort -V | head -n 1)" = 1.5.0 ]
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$p")
+done
+
+bpo=()
+if ! meson_ok || ! dpkg-query -W -f='${Status}' python3-pycotap 2>/dev/null |
+        grep -q 'install ok installed'; then
+    # Debian 13's own meson is new enough; Debian 12 needs backports.
+    if [ "$codename" = bookworm ]; then
+        bpo=("${BPO_PKGS[@]/%//${codename}-backports}")
+    else
+        missing+=("${BPO_PKGS[@]}")
+    fi
+fi
+
+[ ${#missing[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ] && exit 0
+
+bpo_list=/etc/apt/sources.list.d/qemu-nested-viommu-backports.sources
+need_bpo_entry=no
+if [ ${#bpo[@]} -ne 0 ] &&
+   ! apt-cache policy 2>/dev/null | grep -q "${codename}-backports"; then
+    need_bpo_entry=yes
+fi
+
+if [ $root = no ]; then
+    say "Missing build dependencies. As root, run:"
+    [ $need_bpo_entry = yes ] &&
+        say "  (add a deb entry for ${codename}-backports to /etc/apt, then apt-get update)"
+    say "  apt-get install --no-install-recommends ${missing[*]} ${bpo[*]}"
+    exit 1
+fi
+
+if [ $need_bpo_entry = yes ]; then
+    uri=$(archive_uri | head -n 1)
+    [ -n "$uri" ] || die "cannot derive a ${codename}-backports entry from /etc/apt"
+    info "adding ${codename}-backports ($bpo_list)"
+    printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$uri" "$codename" > "$bpo_list"
+fi
+info "installing: ${missing[*]} ${bpo[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" "${bpo[@]}" >/dev/null
+meson_ok || die "meson >= 1.5 is still missing after the install"

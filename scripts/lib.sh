@@ -1,0 +1,68 @@
+# Common settings for the scripts in this directory.  Sourced, not run.
+# shellcheck shell=bash
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$TOP/build
+WT=${QEMU_WT:-$BUILD/qemu}             # QEMU git work tree: tag 'base' + the series
+OBJ=${QEMU_OBJ:-$BUILD/obj}             # QEMU build directory
+PATCHES=$TOP/patches
+STAMP=$BUILD/series.stamp   # "<work tree HEAD> <hash of patches/>" at last sync
+
+# The Python that QEMU's configure must use (Debian's, not a pyenv shim).
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+# Identity of the commits we create, so that exports are byte-stable.
+export GIT_COMMITTER_NAME=${GIT_COMMITTER_NAME:-nested-viommu}
+export GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL:-nested-viommu@localhost}
+
+say()  { printf '%s\n' "$*"; }
+info() { printf '==> %s\n' "$*"; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# pin KEY: value of "KEY=value" in base.pin
+pin() { sed -n "s/^$1=//p" "$TOP/base.pin"; }
+
+# Hash of the series as stored in patches/ (names and contents).
+patches_hash() {
+    (cd "$PATCHES" && for f in *.patch; do
+        [ -e "$f" ] || continue
+        printf '%s\n' "$f"; cat "$f"
+    done) | sha256sum | cut -d' ' -f1
+}
+
+wt_git() { git -C "$WT" "$@"; }
+
+have_base() { [ -d "$WT/.git" ] && wt_git rev-parse -q --verify refs/tags/base >/dev/null; }
+
+need_base() {
+    have_base || die "no QEMU work tree at $WT; run 'make base' (or 'make') first"
+}
+
+# Print the URI of this machine's Debian archive, read from /etc/apt (both
+# the deb822 .sources and the one-line .list formats).  Only entries for the
+# machine's own release are considered, so security/backports mirrors are
+# not picked by accident.
+archive_uri() {
+    local codename f
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || return 1
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v c="$codename" '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " c " "))
+                    { split(uris, u, " "); print u[1]; found = 1; exit }
+                types = suites = uris = ""
+            }
+            /^[ \t]*$/ { flush(); next }
+            /^Types:/  { sub(/^Types:[ \t]*/, ""); types = $0 }
+            /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+            /^URIs:/   { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+            END { if (!found) flush() }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -e 's/\[[^]]*\]//' "$f" |
+            awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }'
+    done
+}
