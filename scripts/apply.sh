@@ -57,25 +57,30 @@ if [ $edited = yes ]; then
     wt_git reset -q --hard HEAD
 fi
 
-# Apply in a scratch worktree so that the real one only sees the files that
-# actually differ (keeps ninja's rebuild small).  Fixed dates make the
-# resulting commits identical for identical patches.
-scratch=$BUILD/am
-wt_git worktree remove --force "$scratch" >/dev/null 2>&1 || rm -rf "$scratch"
-wt_git worktree prune
-wt_git worktree add -q --detach "$scratch" base
+# Build the commits with plumbing, in a private index, without touching any
+# file: the work tree then only sees the files that actually differ (keeps
+# ninja's rebuild small).  This is what 'git am' does; fixed committer dates
+# make the commits identical for identical patches.
+new=$(wt_git rev-parse base)
 n=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export GIT_INDEX_FILE=$tmp/index
+wt_git read-tree base
 for p in "$PATCHES"/*.patch; do
     [ -e "$p" ] || continue
-    if ! git -C "$scratch" am -q --committer-date-is-author-date "$p"; then
-        git -C "$scratch" am --abort >/dev/null 2>&1 || true
-        wt_git worktree remove --force "$scratch"
+    wt_git mailinfo "$tmp/msg" "$tmp/diff" < "$p" > "$tmp/info"
+    if ! wt_git apply --cached --whitespace=nowarn "$tmp/diff"; then
         die "patch does not apply: ${p#"$TOP"/}"
     fi
+    field() { sed -n "s/^$1: //p" "$tmp/info"; }
+    { field Subject; if [ -s "$tmp/msg" ]; then echo; cat "$tmp/msg"; fi; } > "$tmp/log"
+    new=$(GIT_AUTHOR_NAME=$(field Author) GIT_AUTHOR_EMAIL=$(field Email) \
+          GIT_AUTHOR_DATE=$(field Date) GIT_COMMITTER_DATE=$(field Date) \
+          wt_git commit-tree "$(wt_git write-tree)" -p "$new" -F "$tmp/log")
     n=$((n + 1))
 done
-new=$(git -C "$scratch" rev-parse HEAD)
-wt_git worktree remove --force "$scratch"
+unset GIT_INDEX_FILE
 wt_git checkout -q -B series "$new"
 echo "$new $ph" > "$STAMP"
 info "work tree at base + $n patch(es)"
