@@ -23,8 +23,13 @@ for p in "$PATCHES"/*.patch; do
     args+=(--exe "checkpatch/$(basename "$p")" "$TOP/scripts/checkpatch.sh" "$p")
 done
 args+=(--base-qtests "$TOP/tests/base-qtests.txt")
-for t in "$TOP"/tests/qemu/test-*.py; do
+# The project's own tests: tests/<group>/test-*.{sh,py}, TAP on stdout.
+for t in "$TOP"/tests/*/test-*.sh "$TOP"/tests/*/test-*.py; do
     [ -e "$t" ] || continue
-    args+=(--exe "qemu/$(basename "$t" .py)" "$PYTHON" "$t")
+    name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
+    case $t in
+        *.sh) args+=(--exe "$name" bash "$t") ;;
+        *.py) args+=(--exe "$name" "$PYTHON" "$t") ;;
+    esac
 done
 exec "$PYTHON" "$TOP/scripts/run-tests.py" "${args[@]}"

@@ -5,8 +5,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$TOP/build
 WT=${QEMU_WT:-$BUILD/qemu}             # QEMU git work tree: tag 'base' + the series
 OBJ=${QEMU_OBJ:-$BUILD/obj}             # QEMU build directory
-PATCHES=$TOP/patches
-STAMP=$BUILD/series.stamp   # "<work tree HEAD> <hash of patches/>" at last sync
+PATCHES=${SERIES_PATCHES:-$TOP/patches}
+STAMP=$WT/.git/series.stamp  # "<work tree HEAD> <hash of patches/>" at last sync
 
 # The Python that QEMU's configure must use (Debian's, not a pyenv shim).
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -32,7 +32,7 @@ patches_hash() {
 
 wt_git() { git -C "$WT" "$@"; }
 
-have_base() { [ -d "$WT/.git" ] && wt_git rev-parse -q --verify refs/tags/base >/dev/null; }
+have_base() { [ -e "$WT/.git" ] && wt_git rev-parse -q --verify refs/tags/base >/dev/null; }
 
 need_base() {
     have_base || die "no QEMU work tree at $WT; run 'make base' (or 'make') first"
