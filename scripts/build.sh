@@ -35,3 +35,13 @@ fi
 
 info "building QEMU (ninja -C $OBJ)"
 ninja -C "$OBJ" qemu-system-x86_64 qemu-system-aarch64 "$@"
+
+# Run from the build tree, QEMU looks for every configured directory below
+# $OBJ/qemu-bundle (its staging install); point those at Debian's firmware
+# so that the binaries in $OBJ need no -L.  Installed binaries use the real
+# paths directly.
+IFS=: read -r -a fwdirs <<< "$FIRMWARE"
+for d in "${fwdirs[@]}"; do
+    mkdir -p "$OBJ/qemu-bundle$(dirname "$d")"
+    ln -sfn "$d" "$OBJ/qemu-bundle$d"
+done
