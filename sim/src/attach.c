@@ -1,0 +1,154 @@
+/*
+ * iommufd-sim: attaching a bound device to an IOAS (auto domain) or a HWPT,
+ * replacement, and detach.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+
+#include "sim.h"
+
+/* Destroy an auto domain once its last device has left it. */
+static void auto_domain_put(SimCtx *ctx, uint32_t id)
+{
+    SimObj *h = sim_obj_get(ctx, id, OBJ_HWPT_PAGING);
+
+    if (!h || !h->hwpt.auto_domain) {
+        return;
+    }
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && o->kind == OBJ_DEVICE && o->dev->attached == id) {
+            return;
+        }
+    }
+    sim_obj_free(ctx, h);
+}
+
+/* Is @hwpt a domain of the device's physical IOMMU?  EINVAL if not. */
+static int check_compat(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
+{
+    const SimHwpt *h = &hwpt->hwpt;
+
+    if (h->iommu != dev->cfg.iommu || h->instance != dev->cfg.instance) {
+        return -EINVAL;
+    }
+    if (hwpt->kind == OBJ_HWPT_PAGING && h->dirty_cap && !dev->cfg.dirty) {
+        return -EINVAL;
+    }
+    if (hwpt->kind == OBJ_HWPT_NESTED && h->viommu_id &&
+        !sim_vdevice_of(ctx, h->viommu_id, dev->devid)) {
+        return -ENOENT;         /* no vSID for the device on that vIOMMU */
+    }
+    return 0;
+}
+
+/* The device's reserved regions become reserved in the (parent's) IOAS. */
+static int check_resv(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
+{
+    SimObj *paging = sim_hwpt_paging_of(ctx, hwpt);
+    SimObj *ioas = paging ? sim_obj_get(ctx, paging->hwpt.ioas_id, OBJ_IOAS)
+                          : NULL;
+
+    if (!ioas) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < dev->cfg.nresv; i++) {
+        int ret = sim_ioas_can_reserve(&ioas->ioas, dev->cfg.resv[i].start,
+                                       dev->cfg.resv[i].last);
+
+        if (ret) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
+{
+    SimCtx *ctx = dev->ctx;
+    uint32_t old = dev->attached;
+    int ret;
+
+    if (old == hwpt->id) {
+        return 0;
+    }
+    ret = check_compat(ctx, dev, hwpt);
+    if (!ret) {
+        ret = check_resv(ctx, dev, hwpt);
+    }
+    if (ret) {
+        return ret;
+    }
+    dev->attached = hwpt->id;   /* replacement is atomic for the device */
+    if (old) {
+        auto_domain_put(ctx, old);
+    }
+    return 0;
+}
+
+/* Attach to an IOAS: reuse a compatible auto domain, else make one. */
+static int attach_ioas(SimDevice *dev, SimObj *ioas, uint32_t *pt_id)
+{
+    SimCtx *ctx = dev->ctx;
+    SimObj *h;
+    int ret;
+
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        h = ctx->objs[i];
+        if (!h || h->kind != OBJ_HWPT_PAGING || !h->hwpt.auto_domain ||
+            h->hwpt.ioas_id != ioas->id) {
+            continue;
+        }
+        ret = attach_hwpt(dev, h);
+        if (ret == -EINVAL) {
+            continue;
+        }
+        if (!ret) {
+            *pt_id = h->id;
+        }
+        return ret;
+    }
+    ret = sim_hwpt_paging_new(ctx, dev, ioas, 0, &h);
+    if (ret) {
+        return ret;
+    }
+    h->hwpt.auto_domain = true;
+    ret = attach_hwpt(dev, h);
+    if (ret) {
+        sim_obj_free(ctx, h);
+        return ret;
+    }
+    *pt_id = h->id;
+    return 0;
+}
+
+int sim_dev_attach(SimDevice *dev, uint32_t *pt_id)
+{
+    SimObj *obj = sim_obj_get(dev->ctx, *pt_id, 0);
+
+    if (!obj) {
+        return -ENOENT;
+    }
+    switch (obj->kind) {
+    case OBJ_IOAS:
+        return attach_ioas(dev, obj, pt_id);
+    case OBJ_HWPT_PAGING:
+    case OBJ_HWPT_NESTED:
+        return attach_hwpt(dev, obj);
+    default:
+        return -EINVAL;
+    }
+}
+
+void sim_dev_detach(SimDevice *dev)
+{
+    uint32_t old = dev->attached;
+
+    dev->attached = 0;
+    if (old) {
+        auto_domain_put(dev->ctx, old);
+    }
+}

@@ -1,0 +1,809 @@
+/*
+ * iommufd-sim: HW page tables (paging and nested), vIOMMU, vDEVICE,
+ * GET_HW_INFO, cache invalidation and dirty tracking.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+/* VT-d bits the nested S1 config depends on. */
+#define VTD_CAP_FS5LP   (1ull << 60)
+#define VTD_ECAP_SRS    (1ull << 31)
+#define VTD_ECAP_EAFS   (1ull << 34)
+
+/* SMMUv3 STE fields a nested vSTE may carry (the uAPI kernel-doc list). */
+#define STE0_V          1ull
+#define STE0_CFG(w)     (((w) >> 1) & 7)
+#define STE0_ALLOWED    (0x3full | (((1ull << 46) - 1) << 6) | (0x1full << 59))
+#define STE1_EATS(w)    (((w) >> 28) & 3)
+#define STE1_EATS_MASK  (3ull << 28)
+#define STE1_ALLOWED    (0xffull | (1ull << 27) | STE1_EATS_MASK)
+#define STE_CFG_ABORT   0
+#define STE_CFG_BYPASS  4
+#define STE_CFG_S1      5
+
+/* SMMUv3 command opcodes a vIOMMU accepts. */
+#define CMD_CFGI_CD      0x05
+#define CMD_CFGI_CD_ALL  0x06
+#define CMD_TLBI_NH_ALL  0x10
+#define CMD_TLBI_NH_ASID 0x11
+#define CMD_TLBI_NH_VA   0x12
+#define CMD_TLBI_NH_VAA  0x13
+#define CMD_TLBI_NSNH_ALL 0x30
+#define CMD_ATC_INV      0x40
+
+static SimDevice *get_dev(SimCtx *ctx, uint32_t id)
+{
+    SimObj *o = sim_obj_get(ctx, id, OBJ_DEVICE);
+
+    return o ? o->dev : NULL;
+}
+
+SimObj *sim_hwpt_paging_of(SimCtx *ctx, SimObj *hwpt)
+{
+    if (!hwpt) {
+        return NULL;
+    }
+    if (hwpt->kind == OBJ_HWPT_PAGING) {
+        return hwpt;
+    }
+    if (hwpt->kind != OBJ_HWPT_NESTED) {
+        return NULL;
+    }
+    if (hwpt->hwpt.viommu_id) {
+        SimObj *v = sim_obj_get(ctx, hwpt->hwpt.viommu_id, OBJ_VIOMMU);
+
+        return v ? sim_obj_get(ctx, v->viommu.hwpt_id, OBJ_HWPT_PAGING) : NULL;
+    }
+    return sim_obj_get(ctx, hwpt->hwpt.parent_id, OBJ_HWPT_PAGING);
+}
+
+SimObj *sim_vdevice_of(SimCtx *ctx, uint32_t viommu_id, uint32_t dev_id)
+{
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && o->kind == OBJ_VDEVICE && o->vdev.dev_id == dev_id &&
+            (!viommu_id || o->vdev.viommu_id == viommu_id)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+void sim_obj_teardown(SimCtx *ctx, SimObj *obj)
+{
+    switch (obj->kind) {
+    case OBJ_IOAS:
+        sim_ioas_destroy(&obj->ioas);
+        break;
+    case OBJ_HWPT_PAGING:
+        free(obj->hwpt.dirty);
+        break;
+    case OBJ_HWPT_NESTED:
+        if (obj->hwpt.vtd) {
+            sim_vtd_s1_free(obj->hwpt.vtd);
+        }
+        break;
+    case OBJ_VIOMMU:
+        sim_smmu_cache_free(obj->viommu.cache);
+        break;
+    case OBJ_VDEVICE: {
+        SimObj *v = sim_obj_get(ctx, obj->vdev.viommu_id, OBJ_VIOMMU);
+
+        if (v) {
+            sim_smmu_forget_sid(v->viommu.cache, (uint32_t)obj->vdev.virt_id);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- stage 2 ---- */
+enum sim_fault_code sim_s2_lookup(SimCtx *ctx, SimObj *paging, uint64_t ipa,
+                                  bool write, uint64_t *hva, uint64_t *contig)
+{
+    SimObj *ioas = sim_obj_get(ctx, paging->hwpt.ioas_id, OBJ_IOAS);
+    const SimArea *a = ioas ? sim_ioas_find(&ioas->ioas, ipa) : NULL;
+
+    if (!a) {
+        return SIM_FAULT_S2_UNMAPPED;
+    }
+    if (write ? !a->write : !a->read) {
+        return SIM_FAULT_S2_PERM;
+    }
+    *hva = a->va + (ipa - a->iova);
+    *contig = a->last - ipa + 1;
+    return SIM_FAULT_NONE;
+}
+
+/* ---- dirty pages: a sorted set of 4K page numbers per paging HWPT ---- */
+static size_t dirty_pos(const SimHwpt *h, uint64_t pfn)
+{
+    size_t lo = 0, hi = h->ndirty;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (h->dirty[mid] < pfn) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void sim_hwpt_mark_dirty(SimHwpt *h, uint64_t iova, uint64_t len)
+{
+    if (!h->dirty_on || !len) {
+        return;
+    }
+    for (uint64_t pfn = iova / SIM_PAGE_SIZE;
+         pfn <= (iova + len - 1) / SIM_PAGE_SIZE; pfn++) {
+        size_t pos = dirty_pos(h, pfn);
+
+        if (pos < h->ndirty && h->dirty[pos] == pfn) {
+            continue;
+        }
+        if (h->ndirty == h->dirty_cap_n) {
+            size_t n = h->dirty_cap_n ? h->dirty_cap_n * 2 : 64;
+            uint64_t *d = realloc(h->dirty, n * sizeof(*d));
+
+            if (!d) {
+                sim_log("warning: dirty bitmap allocation failed");
+                return;
+            }
+            h->dirty = d;
+            h->dirty_cap_n = n;
+        }
+        memmove(&h->dirty[pos + 1], &h->dirty[pos],
+                (h->ndirty - pos) * sizeof(uint64_t));
+        h->dirty[pos] = pfn;
+        h->ndirty++;
+    }
+}
+
+static void dirty_clear(SimHwpt *h, uint64_t first_pfn, uint64_t last_pfn)
+{
+    size_t a = dirty_pos(h, first_pfn), b = a;
+
+    while (b < h->ndirty && h->dirty[b] <= last_pfn) {
+        b++;
+    }
+    memmove(&h->dirty[a], &h->dirty[b], (h->ndirty - b) * sizeof(uint64_t));
+    h->ndirty -= b - a;
+}
+
+void sim_ioas_forget_dirty(SimCtx *ctx, uint32_t ioas_id, uint64_t iova,
+                           uint64_t last)
+{
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && o->kind == OBJ_HWPT_PAGING && o->hwpt.ioas_id == ioas_id) {
+            dirty_clear(&o->hwpt, iova / SIM_PAGE_SIZE, last / SIM_PAGE_SIZE);
+        }
+    }
+}
+
+long sim_hwpt_set_dirty(SimCtx *ctx, void *arg)
+{
+    struct iommu_hwpt_set_dirty_tracking *cmd = arg;
+    SimObj *h;
+
+    if ((cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) || cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    h = sim_obj_get(ctx, cmd->hwpt_id, OBJ_HWPT_PAGING);
+    if (!h) {
+        return -ENOENT;
+    }
+    if (!h->hwpt.dirty_cap) {
+        return -EOPNOTSUPP;     /* domain has no dirty ops */
+    }
+    if (cmd->flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE) {
+        h->hwpt.ndirty = 0;     /* enabling starts from a clean state */
+    }
+    h->hwpt.dirty_on = cmd->flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+    return 0;
+}
+
+/* Set bit @bit in the user bitmap at @data (read-modify-write). */
+static int set_user_bit(uint64_t data, uint64_t bit)
+{
+    uint64_t addr = data + (bit / 64) * 8, word;
+    int ret = sim_copy_from_user(&word, addr, sizeof(word));
+
+    if (ret) {
+        return ret;
+    }
+    word |= 1ull << (bit % 64);
+    return sim_copy_to_user(addr, &word, sizeof(word));
+}
+
+long sim_hwpt_get_dirty(SimCtx *ctx, void *arg)
+{
+    struct iommu_hwpt_get_dirty_bitmap *cmd = arg;
+    SimObj *h, *ioas;
+    uint64_t last;
+    int ret;
+
+    if ((cmd->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
+        cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    h = sim_obj_get(ctx, cmd->hwpt_id, OBJ_HWPT_PAGING);
+    if (!h) {
+        return -ENOENT;
+    }
+    if (!h->hwpt.dirty_cap) {
+        return -EOPNOTSUPP;
+    }
+    if (!cmd->length ||
+        __builtin_add_overflow(cmd->iova, cmd->length - 1, &last)) {
+        return -EOVERFLOW;
+    }
+    if ((cmd->iova & (SIM_PAGE_SIZE - 1)) || ((last + 1) & (SIM_PAGE_SIZE - 1)) ||
+        !cmd->page_size || (cmd->page_size & (cmd->page_size - 1)) ||
+        (cmd->iova & (cmd->page_size - 1)) ||
+        ((last + 1) & (cmd->page_size - 1))) {
+        return -EINVAL;
+    }
+    ioas = sim_obj_get(ctx, h->hwpt.ioas_id, OBJ_IOAS);
+    for (size_t i = dirty_pos(&h->hwpt, cmd->iova / SIM_PAGE_SIZE);
+         i < h->hwpt.ndirty; i++) {
+        uint64_t iova = h->hwpt.dirty[i] * SIM_PAGE_SIZE;
+
+        if (iova > last) {
+            break;
+        }
+        if (!ioas || !sim_ioas_find(&ioas->ioas, iova)) {
+            continue;           /* only mapped IOVA can be dirty */
+        }
+        ret = set_user_bit(cmd->data, (iova - cmd->iova) / cmd->page_size);
+        if (ret) {
+            return ret;
+        }
+    }
+    if (!(cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)) {
+        dirty_clear(&h->hwpt, cmd->iova / SIM_PAGE_SIZE, last / SIM_PAGE_SIZE);
+    }
+    return 0;
+}
+
+/* ---- HWPT_ALLOC ---- */
+
+/* iommu_copy_struct_from_user(): type, minimum length, zero tail. */
+static int copy_user_data(const struct iommu_hwpt_alloc *cmd, uint32_t type,
+                          void *dst, size_t size, size_t min)
+{
+    uint8_t b;
+
+    if (cmd->data_type != type || cmd->data_len < min) {
+        return -EINVAL;
+    }
+    for (size_t off = size; off < cmd->data_len; off++) {
+        int ret = sim_copy_from_user(&b, cmd->data_uptr + off, 1);
+
+        if (ret) {
+            return ret;
+        }
+        if (b) {
+            return -E2BIG;
+        }
+    }
+    memset(dst, 0, size);
+    return sim_copy_from_user(dst, cmd->data_uptr,
+                              cmd->data_len < size ? cmd->data_len : size);
+}
+
+static SimObj *new_hwpt(SimCtx *ctx, enum sim_obj_kind kind, SimDevice *dev)
+{
+    SimObj *h = sim_obj_alloc(ctx, kind);
+
+    if (h) {
+        h->hwpt.iommu = dev->cfg.iommu;
+        h->hwpt.instance = dev->cfg.instance;
+        h->hwpt.aperture_last = sim_cfg_aperture_last(&dev->cfg);
+    }
+    return h;
+}
+
+/* A paging domain on an IOAS; also used for the auto domain of attach. */
+int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
+                        uint32_t flags, SimObj **out)
+{
+    const uint32_t valid = IOMMU_HWPT_ALLOC_NEST_PARENT |
+        IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID |
+        IOMMU_HWPT_ALLOC_PASID;
+    bool ro_forbidden;
+    uint64_t ap;
+    SimObj *h;
+    int ret;
+
+    if (flags & ~valid) {
+        return -EOPNOTSUPP;
+    }
+    if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) && !dev->cfg.dirty) {
+        return -EOPNOTSUPP;
+    }
+    if ((flags & IOMMU_HWPT_FAULT_ID_VALID) &&
+        (flags & IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+        return -EOPNOTSUPP;
+    }
+    if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) && !dev->cfg.nesting) {
+        return -EOPNOTSUPP;
+    }
+    if ((flags & IOMMU_HWPT_ALLOC_PASID) && !dev->cfg.pasid) {
+        return -EOPNOTSUPP;
+    }
+    if (flags & IOMMU_HWPT_FAULT_ID_VALID) {
+        return -ENOENT;         /* no FAULT objects in the simulator */
+    }
+    /* adding the domain reserves everything beyond its aperture */
+    ap = sim_cfg_aperture_last(&dev->cfg);
+    if (ap != UINT64_MAX &&
+        (ret = sim_ioas_can_reserve(&ioas->ioas, ap + 1, UINT64_MAX))) {
+        return ret;
+    }
+    ro_forbidden = (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
+                   dev->cfg.iommu == SIM_IOMMU_VTD && dev->cfg.errata_772415;
+    if (ro_forbidden && sim_ioas_has_readonly(&ioas->ioas)) {
+        return -EINVAL;         /* filling the domain fails on an RO area */
+    }
+    h = new_hwpt(ctx, OBJ_HWPT_PAGING, dev);
+    if (!h) {
+        return -ENOMEM;
+    }
+    h->hwpt.ioas_id = ioas->id;
+    h->hwpt.nest_parent = flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
+    h->hwpt.dirty_cap = flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+    h->hwpt.ro_forbidden = ro_forbidden;
+    *out = h;
+    return 0;
+}
+
+static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
+                            const struct iommu_hwpt_alloc *cmd, SimObj **out)
+{
+    struct iommu_hwpt_vtd_s1 s1;
+    const SimDevCfg *c = &dev->cfg;
+    SimObj *h;
+    int ret;
+
+    if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)) ||
+        !cmd->data_len) {
+        return -EOPNOTSUPP;
+    }
+    if (parent->hwpt.auto_domain || !parent->hwpt.nest_parent) {
+        return -EINVAL;
+    }
+    if (c->iommu != SIM_IOMMU_VTD || !c->nesting ||
+        (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) ||
+        cmd->data_type != IOMMU_HWPT_DATA_VTD_S1) {
+        return -EOPNOTSUPP;
+    }
+    if ((cmd->flags & IOMMU_HWPT_ALLOC_PASID) && !c->pasid) {
+        return -EOPNOTSUPP;
+    }
+    ret = copy_user_data(cmd, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                         sizeof(s1));
+    if (ret) {
+        return ret;
+    }
+    if (s1.__reserved ||
+        (s1.flags & ~(uint64_t)(IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE |
+                                IOMMU_VTD_S1_WPE)) ||
+        (s1.addr_width != 48 && s1.addr_width != 57) ||
+        (s1.addr_width == 57 && !(c->vtd_cap & VTD_CAP_FS5LP)) ||
+        ((s1.flags & IOMMU_VTD_S1_SRE) && !(c->vtd_ecap & VTD_ECAP_SRS)) ||
+        ((s1.flags & IOMMU_VTD_S1_EAFE) && !(c->vtd_ecap & VTD_ECAP_EAFS))) {
+        return -EINVAL;
+    }
+    h = new_hwpt(ctx, OBJ_HWPT_NESTED, dev);
+    if (!h) {
+        return -ENOMEM;
+    }
+    h->hwpt.vtd = sim_vtd_s1_new(s1.flags, s1.pgtbl_addr, s1.addr_width,
+                                 c->vtd_cap, c->vtd_ecap);
+    if (!h->hwpt.vtd) {
+        sim_obj_free(ctx, h);
+        return -ENOMEM;
+    }
+    h->hwpt.parent_id = parent->id;
+    *out = h;
+    return 0;
+}
+
+/*
+ * arm_smmu_validate_vste(): EIO for anything a guest may not set.  The
+ * words stay little-endian, as the walkers expect them.
+ */
+static int smmu_validate_vste(uint64_t ste_le[2])
+{
+    uint64_t ste[2] = { le64toh(ste_le[0]), le64toh(ste_le[1]) };
+    unsigned cfg;
+
+    if (!(ste[0] & STE0_V)) {
+        ste_le[0] = ste_le[1] = 0;      /* invalid STE == abort */
+        return 0;
+    }
+    if ((ste[0] & ~STE0_ALLOWED) || (ste[1] & ~STE1_ALLOWED)) {
+        return -EIO;
+    }
+    cfg = STE0_CFG(ste[0]);
+    if (cfg != STE_CFG_ABORT && cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1) {
+        return -EIO;
+    }
+    if (STE1_EATS(ste[1]) > 1) {
+        return -EIO;            /* only "abort" or "full ATS" */
+    }
+    ste_le[1] = htole64(ste[1] & ~STE1_EATS_MASK);
+    return 0;
+}
+
+static int smmu_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *viommu,
+                             const struct iommu_hwpt_alloc *cmd, SimObj **out)
+{
+    struct iommu_hwpt_arm_smmuv3 data;
+    SimObj *h;
+    int ret;
+
+    if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len) {
+        return -EOPNOTSUPP;
+    }
+    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3 ||
+        dev->cfg.instance != viommu->viommu.instance) {
+        return -EINVAL;
+    }
+    if (cmd->flags) {
+        return -EOPNOTSUPP;
+    }
+    ret = copy_user_data(cmd, IOMMU_HWPT_DATA_ARM_SMMUV3, &data, sizeof(data),
+                         sizeof(data));
+    if (ret) {
+        return ret;
+    }
+    ret = smmu_validate_vste((uint64_t *)data.ste);
+    if (ret) {
+        return ret;
+    }
+    h = new_hwpt(ctx, OBJ_HWPT_NESTED, dev);
+    if (!h) {
+        return -ENOMEM;
+    }
+    h->hwpt.viommu_id = viommu->id;
+    memcpy(h->hwpt.ste, (const void *)data.ste, sizeof(h->hwpt.ste));
+    *out = h;
+    return 0;
+}
+
+long sim_hwpt_alloc(SimCtx *ctx, void *arg)
+{
+    struct iommu_hwpt_alloc *cmd = arg;
+    SimDevice *dev;
+    SimObj *pt, *h = NULL;
+    int ret;
+
+    if (cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
+        (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len)) {
+        return -EINVAL;
+    }
+    dev = get_dev(ctx, cmd->dev_id);
+    pt = sim_obj_get(ctx, cmd->pt_id, 0);
+    if (!dev || !pt) {
+        return -ENOENT;
+    }
+    switch (pt->kind) {
+    case OBJ_IOAS:
+        /* drivers take no user data for a paging domain */
+        ret = cmd->data_len ? -EOPNOTSUPP :
+              sim_hwpt_paging_new(ctx, dev, pt, cmd->flags, &h);
+        break;
+    case OBJ_HWPT_PAGING:
+        ret = vtd_nested_alloc(ctx, dev, pt, cmd, &h);
+        break;
+    case OBJ_VIOMMU:
+        ret = smmu_nested_alloc(ctx, dev, pt, cmd, &h);
+        break;
+    default:
+        ret = -EINVAL;
+    }
+    if (ret) {
+        return ret;
+    }
+    cmd->out_hwpt_id = h->id;
+    return 0;
+}
+
+/* ---- HWPT_INVALIDATE ---- */
+
+/* One array entry, with the entry_len rules of the uAPI helpers. */
+static int copy_entry(const struct iommu_hwpt_invalidate *cmd, uint32_t i,
+                      void *dst, size_t size)
+{
+    uint64_t base = cmd->data_uptr + (uint64_t)i * cmd->entry_len;
+    uint8_t b;
+
+    if (cmd->entry_len < size) {
+        return -EINVAL;
+    }
+    for (size_t off = size; off < cmd->entry_len; off++) {
+        int ret = sim_copy_from_user(&b, base + off, 1);
+
+        if (ret) {
+            return ret;
+        }
+        if (b) {
+            return -E2BIG;
+        }
+    }
+    return sim_copy_from_user(dst, base, size);
+}
+
+static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
+                          uint32_t *done)
+{
+    if (cmd->data_type != IOMMU_HWPT_INVALIDATE_DATA_VTD_S1) {
+        return -EINVAL;
+    }
+    for (*done = 0; *done < cmd->entry_num; (*done)++) {
+        struct iommu_hwpt_vtd_s1_invalidate e;
+        int ret = copy_entry(cmd, *done, &e, sizeof(e));
+
+        if (ret) {
+            return ret;
+        }
+        if ((e.flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || e.__reserved) {
+            return -EOPNOTSUPP;
+        }
+        if ((e.addr & (SIM_PAGE_SIZE - 1)) ||
+            (e.npages == UINT64_MAX && e.addr)) {
+            return -EINVAL;
+        }
+        sim_vtd_s1_invalidate(h->hwpt.vtd, e.addr, e.npages,
+                              e.flags & IOMMU_VTD_INV_FLAGS_LEAF);
+        h->hwpt.inv_entries++;
+        sim_count("inv.entries", 1);
+    }
+    return 0;
+}
+
+static int smmu_invalidate(SimCtx *ctx, SimObj *v,
+                           struct iommu_hwpt_invalidate *cmd, uint32_t *done)
+{
+    struct iommu_viommu_arm_smmuv3_invalidate *cmds;
+    int ret = 0;
+
+    *done = 0;
+    if (cmd->data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) {
+        return -EINVAL;
+    }
+    cmds = calloc(cmd->entry_num ? cmd->entry_num : 1, sizeof(*cmds));
+    if (!cmds) {
+        return -ENOMEM;
+    }
+    /* the kernel copies the whole array before running any command */
+    for (uint32_t i = 0; i < cmd->entry_num && !ret; i++) {
+        ret = copy_entry(cmd, i, &cmds[i], sizeof(cmds[i]));
+    }
+    for (; !ret && *done < cmd->entry_num; (*done)++) {
+        uint64_t c[2] = { le64toh(cmds[*done].cmd[0]),
+                          le64toh(cmds[*done].cmd[1]) };
+        unsigned op = c[0] & 0xff;
+
+        switch (op) {
+        case CMD_CFGI_CD: case CMD_CFGI_CD_ALL: case CMD_ATC_INV:
+            /* the vSID must name a vDEVICE of this vIOMMU */
+            ret = -EIO;
+            for (uint32_t i = 1; i < ctx->nobjs; i++) {
+                SimObj *o = ctx->objs[i];
+
+                if (o && o->kind == OBJ_VDEVICE &&
+                    o->vdev.viommu_id == v->id &&
+                    o->vdev.virt_id == (c[0] >> 32)) {
+                    ret = 0;
+                }
+            }
+            break;
+        case CMD_TLBI_NH_ALL: case CMD_TLBI_NH_ASID: case CMD_TLBI_NH_VA:
+        case CMD_TLBI_NH_VAA: case CMD_TLBI_NSNH_ALL:
+            break;
+        default:
+            ret = -EIO;
+        }
+        if (!ret) {
+            ret = sim_smmu_invalidate(v->viommu.cache,
+                                      (const uint64_t *)cmds[*done].cmd);
+        }
+        if (ret) {
+            break;
+        }
+        v->viommu.inv_entries++;
+        sim_count("inv.entries", 1);
+    }
+    free(cmds);
+    return ret;
+}
+
+long sim_hwpt_invalidate(SimCtx *ctx, void *arg)
+{
+    struct iommu_hwpt_invalidate *cmd = arg;
+    uint32_t done = 0;
+    SimObj *o;
+    int ret;
+
+    if (cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    sim_force_respond = true;   /* entry_num is written back in any case */
+    sim_count("inv.calls", 1);
+    if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len)) {
+        ret = -EINVAL;
+        goto out;
+    }
+    o = sim_obj_get(ctx, cmd->hwpt_id, 0);
+    if (!o) {
+        ret = -ENOENT;
+    } else if (o->kind == OBJ_HWPT_NESTED && o->hwpt.vtd) {
+        ret = vtd_invalidate(o, cmd, &done);
+    } else if (o->kind == OBJ_HWPT_NESTED) {
+        ret = -EOPNOTSUPP;      /* SMMUv3 invalidates through the vIOMMU */
+    } else if (o->kind == OBJ_VIOMMU) {
+        ret = smmu_invalidate(ctx, o, cmd, &done);
+    } else {
+        ret = -EINVAL;
+    }
+out:
+    cmd->entry_num = done;
+    return ret;
+}
+
+/* ---- vIOMMU and vDEVICE ---- */
+long sim_viommu_alloc(SimCtx *ctx, void *arg)
+{
+    struct iommu_viommu_alloc *cmd = arg;
+    SimDevice *dev;
+    SimObj *h, *v;
+
+    if (cmd->flags || cmd->type == IOMMU_VIOMMU_TYPE_DEFAULT) {
+        return -EOPNOTSUPP;
+    }
+    dev = get_dev(ctx, cmd->dev_id);
+    if (!dev) {
+        return -ENOENT;
+    }
+    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3) {
+        return -EOPNOTSUPP;     /* the driver has no viommu_alloc */
+    }
+    h = sim_obj_get(ctx, cmd->hwpt_id, OBJ_HWPT_PAGING);
+    if (!h) {
+        return -ENOENT;
+    }
+    if (!h->hwpt.nest_parent) {
+        return -EINVAL;
+    }
+    if (cmd->type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3 || !dev->cfg.nesting) {
+        return -EOPNOTSUPP;
+    }
+    if (h->hwpt.iommu != SIM_IOMMU_SMMUV3 ||
+        h->hwpt.instance != dev->cfg.instance) {
+        return -EINVAL;
+    }
+    /* the device must already sit on that parent (directly or nested) */
+    if (sim_hwpt_paging_of(ctx, sim_obj_get(ctx, dev->attached, 0)) != h) {
+        return -EINVAL;
+    }
+    v = sim_obj_alloc(ctx, OBJ_VIOMMU);
+    if (!v) {
+        return -ENOMEM;
+    }
+    v->viommu.cache = sim_smmu_cache_new(dev->cfg.idr);
+    if (!v->viommu.cache) {
+        sim_obj_free(ctx, v);
+        return -ENOMEM;
+    }
+    v->viommu.hwpt_id = h->id;
+    v->viommu.instance = dev->cfg.instance;
+    cmd->out_viommu_id = v->id;
+    return 0;
+}
+
+long sim_vdevice_alloc(SimCtx *ctx, void *arg)
+{
+    struct iommu_vdevice_alloc *cmd = arg;
+    SimObj *v, *vd;
+    SimDevice *dev;
+
+    v = sim_obj_get(ctx, cmd->viommu_id, OBJ_VIOMMU);
+    if (!v) {
+        return -ENOENT;
+    }
+    dev = get_dev(ctx, cmd->dev_id);
+    if (!dev) {
+        return -ENOENT;
+    }
+    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3 ||
+        dev->cfg.instance != v->viommu.instance) {
+        return -EINVAL;
+    }
+    if (sim_vdevice_of(ctx, 0, dev->devid)) {
+        return -EEXIST;
+    }
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && o->kind == OBJ_VDEVICE && o->vdev.viommu_id == v->id &&
+            o->vdev.virt_id == cmd->virt_id) {
+            return -EEXIST;
+        }
+    }
+    vd = sim_obj_alloc(ctx, OBJ_VDEVICE);
+    if (!vd) {
+        return -ENOMEM;
+    }
+    vd->vdev.viommu_id = v->id;
+    vd->vdev.dev_id = dev->devid;
+    vd->vdev.virt_id = cmd->virt_id;
+    cmd->out_vdevice_id = vd->id;
+    return 0;
+}
+
+/* ---- GET_HW_INFO ---- */
+long sim_get_hw_info(SimCtx *ctx, void *arg)
+{
+    struct iommu_hw_info *cmd = arg;
+    struct iommu_hw_info_vtd vtd = { 0 };
+    struct iommu_hw_info_arm_smmuv3 smmu = { 0 };
+    const void *data;
+    uint32_t len, copy;
+    SimDevice *dev;
+    int ret;
+
+    if (cmd->flags || cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    dev = get_dev(ctx, cmd->dev_id);
+    if (!dev) {
+        return -ENOENT;
+    }
+    if (dev->cfg.iommu == SIM_IOMMU_VTD) {
+        vtd.flags = dev->cfg.errata_772415 ?
+                    IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 : 0;
+        vtd.cap_reg = dev->cfg.vtd_cap;
+        vtd.ecap_reg = dev->cfg.vtd_ecap;
+        data = &vtd;
+        len = sizeof(vtd);
+        cmd->out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    } else {
+        memcpy(smmu.idr, dev->cfg.idr, sizeof(smmu.idr));
+        smmu.iidr = dev->cfg.iidr;
+        smmu.aidr = dev->cfg.aidr;
+        data = &smmu;
+        len = sizeof(smmu);
+        cmd->out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    }
+    copy = cmd->data_len < len ? cmd->data_len : len;
+    ret = sim_copy_to_user(cmd->data_uptr, data, copy);
+    if (!ret && copy < cmd->data_len) {
+        ret = sim_clear_user(cmd->data_uptr + copy, cmd->data_len - copy);
+    }
+    if (ret) {
+        return ret;
+    }
+    cmd->data_len = len;
+    cmd->out_capabilities = dev->cfg.dirty ? IOMMU_HW_CAP_DIRTY_TRACKING : 0;
+    return 0;
+}

@@ -1,0 +1,382 @@
+/*
+ * iommufd-sim: iommufd context, object ids, ioctl dispatch and the generic
+ * size/flags rules.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+bool sim_force_respond;
+
+static const char *const kind_names[OBJ_KIND_MAX] = {
+    [OBJ_IOAS] = "ioas", [OBJ_DEVICE] = "device",
+    [OBJ_HWPT_PAGING] = "hwpt_paging", [OBJ_HWPT_NESTED] = "hwpt_nested",
+    [OBJ_VIOMMU] = "viommu", [OBJ_VDEVICE] = "vdevice",
+};
+
+const char *sim_obj_kind_name(enum sim_obj_kind kind)
+{
+    return kind > 0 && kind < OBJ_KIND_MAX ? kind_names[kind] : "?";
+}
+
+SimCtx *sim_ctx_new(dev_t d, ino_t i)
+{
+    SimCtx *ctx = calloc(1, sizeof(*ctx));
+
+    if (!ctx) {
+        return NULL;
+    }
+    ctx->st_dev = d;
+    ctx->st_ino = i;
+    sim_ctx_register(ctx);
+    return ctx;
+}
+
+/* Kernel ids come from an allocating xarray starting at 1: lowest free. */
+SimObj *sim_obj_alloc(SimCtx *ctx, enum sim_obj_kind kind)
+{
+    SimObj *obj = calloc(1, sizeof(*obj));
+    uint32_t id;
+
+    if (!obj) {
+        return NULL;
+    }
+    for (id = 1; id < ctx->nobjs && ctx->objs[id]; id++) {
+    }
+    if (id >= ctx->nobjs) {
+        uint32_t n = ctx->nobjs ? ctx->nobjs * 2 : 16;
+        SimObj **o = realloc(ctx->objs, n * sizeof(*o));
+
+        if (!o) {
+            free(obj);
+            return NULL;
+        }
+        memset(o + ctx->nobjs, 0, (n - ctx->nobjs) * sizeof(*o));
+        if (!ctx->nobjs) {
+            id = 1;
+        }
+        ctx->objs = o;
+        ctx->nobjs = n;
+    }
+    obj->id = id;
+    obj->kind = kind;
+    ctx->objs[id] = obj;
+    return obj;
+}
+
+void sim_obj_free(SimCtx *ctx, SimObj *obj)
+{
+    sim_obj_teardown(ctx, obj);
+    ctx->objs[obj->id] = NULL;
+    free(obj);
+}
+
+/* Kernel rule: a wrong type looks exactly like a missing id (ENOENT). */
+SimObj *sim_obj_get(SimCtx *ctx, uint32_t id, enum sim_obj_kind kind)
+{
+    SimObj *obj = id && id < ctx->nobjs ? ctx->objs[id] : NULL;
+
+    if (obj && kind && obj->kind != kind) {
+        return NULL;
+    }
+    return obj;
+}
+
+unsigned sim_ctx_live(const SimCtx *ctx, enum sim_obj_kind kind)
+{
+    unsigned n = 0;
+
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        n += ctx->objs[i] && ctx->objs[i]->kind == kind;
+    }
+    return n;
+}
+
+/* Tear down in dependency order, as the kernel does on iommufd release. */
+void sim_ctx_release(SimCtx *ctx)
+{
+    static const enum sim_obj_kind order[] = {
+        OBJ_VDEVICE, OBJ_HWPT_NESTED, OBJ_VIOMMU, OBJ_HWPT_PAGING, OBJ_IOAS,
+        OBJ_DEVICE,
+    };
+
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        for (uint32_t i = 1; i < ctx->nobjs; i++) {
+            if (ctx->objs[i] && ctx->objs[i]->kind == order[k]) {
+                sim_obj_free(ctx, ctx->objs[i]);
+            }
+        }
+    }
+    sim_ctx_unregister(ctx);
+    free(ctx->objs);
+    free(ctx);
+}
+
+/* Is @obj still referenced by another object or an attachment? */
+static bool obj_busy(SimCtx *ctx, SimObj *obj)
+{
+    if (obj->kind == OBJ_DEVICE) {
+        return true;            /* owned by the VFIO device until unbind */
+    }
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (!o || o == obj) {
+            continue;
+        }
+        switch (obj->kind) {
+        case OBJ_IOAS:
+            if (o->kind == OBJ_HWPT_PAGING && o->hwpt.ioas_id == obj->id) {
+                return true;
+            }
+            break;
+        case OBJ_HWPT_PAGING:
+            if ((o->kind == OBJ_HWPT_NESTED && o->hwpt.parent_id == obj->id) ||
+                (o->kind == OBJ_VIOMMU && o->viommu.hwpt_id == obj->id)) {
+                return true;
+            }
+            /* fallthrough */
+        case OBJ_HWPT_NESTED:
+            if (o->kind == OBJ_DEVICE && o->dev->attached == obj->id) {
+                return true;
+            }
+            break;
+        case OBJ_VIOMMU:
+            if ((o->kind == OBJ_VDEVICE && o->vdev.viommu_id == obj->id) ||
+                (o->kind == OBJ_HWPT_NESTED && o->hwpt.viommu_id == obj->id)) {
+                return true;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+static long do_destroy(SimCtx *ctx, void *arg)
+{
+    struct iommu_destroy *cmd = arg;
+    SimObj *obj = sim_obj_get(ctx, cmd->id, 0);
+
+    if (!obj) {
+        return -ENOENT;
+    }
+    if (obj_busy(ctx, obj)) {
+        return -EBUSY;
+    }
+    sim_obj_free(ctx, obj);
+    return 0;
+}
+
+/* IOMMU_OPTION as in the kernel: RLIMIT_MODE (global) and HUGE_PAGES. */
+static long do_option(SimCtx *ctx, void *arg)
+{
+    static uint64_t rlimit_mode;
+    struct iommu_option *cmd = arg;
+
+    if (cmd->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if (cmd->op != IOMMU_OPTION_OP_SET && cmd->op != IOMMU_OPTION_OP_GET) {
+        return -EOPNOTSUPP;
+    }
+    if (cmd->option_id == IOMMU_OPTION_RLIMIT_MODE) {
+        if (cmd->object_id) {
+            return -EOPNOTSUPP;
+        }
+        if (cmd->op == IOMMU_OPTION_OP_GET) {
+            cmd->val64 = rlimit_mode;
+            return 0;
+        }
+        if (geteuid() != 0) {
+            return -EPERM;      /* needs CAP_SYS_RESOURCE */
+        }
+        if (cmd->val64 > 1) {
+            return -EINVAL;
+        }
+        rlimit_mode = cmd->val64;
+        return 0;
+    }
+    if (cmd->option_id == IOMMU_OPTION_HUGE_PAGES) {
+        if (!sim_obj_get(ctx, cmd->object_id, OBJ_IOAS)) {
+            return -ENOENT;
+        }
+        if (cmd->op == IOMMU_OPTION_OP_GET) {
+            cmd->val64 = 1;     /* the sim has no page size to disable */
+            return 0;
+        }
+        return cmd->val64 > 1 ? -EINVAL : 0;
+    }
+    return -EOPNOTSUPP;
+}
+
+static long not_simulated(SimCtx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return -EOPNOTSUPP;
+}
+
+typedef struct IoctlOp {
+    unsigned nr;
+    const char *name;
+    size_t size, min_size;
+    long (*fn)(SimCtx *ctx, void *cmd);
+} IoctlOp;
+
+#define OP(nr, name, type, last, fn) \
+    { nr, name, sizeof(struct type), \
+      offsetof(struct type, last) + sizeof(((struct type *)0)->last), fn }
+
+static const IoctlOp ops[] = {
+    OP(IOMMUFD_CMD_DESTROY, "DESTROY", iommu_destroy, id, do_destroy),
+    OP(IOMMUFD_CMD_IOAS_ALLOC, "IOAS_ALLOC", iommu_ioas_alloc, out_ioas_id,
+       sim_ioas_alloc),
+    OP(IOMMUFD_CMD_IOAS_ALLOW_IOVAS, "IOAS_ALLOW_IOVAS",
+       iommu_ioas_allow_iovas, allowed_iovas, sim_ioas_allow_iovas),
+    OP(IOMMUFD_CMD_IOAS_COPY, "IOAS_COPY", iommu_ioas_copy, src_iova,
+       sim_ioas_copy),
+    OP(IOMMUFD_CMD_IOAS_IOVA_RANGES, "IOAS_IOVA_RANGES",
+       iommu_ioas_iova_ranges, out_iova_alignment, sim_ioas_iova_ranges),
+    OP(IOMMUFD_CMD_IOAS_MAP, "IOAS_MAP", iommu_ioas_map, iova, sim_ioas_map),
+    OP(IOMMUFD_CMD_IOAS_UNMAP, "IOAS_UNMAP", iommu_ioas_unmap, length,
+       sim_ioas_unmap),
+    OP(IOMMUFD_CMD_OPTION, "OPTION", iommu_option, val64, do_option),
+    OP(IOMMUFD_CMD_VFIO_IOAS, "VFIO_IOAS", iommu_vfio_ioas, __reserved,
+       not_simulated),
+    OP(IOMMUFD_CMD_HWPT_ALLOC, "HWPT_ALLOC", iommu_hwpt_alloc, __reserved,
+       sim_hwpt_alloc),
+    OP(IOMMUFD_CMD_GET_HW_INFO, "GET_HW_INFO", iommu_hw_info, __reserved,
+       sim_get_hw_info),
+    OP(IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING, "HWPT_SET_DIRTY_TRACKING",
+       iommu_hwpt_set_dirty_tracking, __reserved, sim_hwpt_set_dirty),
+    OP(IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP, "HWPT_GET_DIRTY_BITMAP",
+       iommu_hwpt_get_dirty_bitmap, data, sim_hwpt_get_dirty),
+    OP(IOMMUFD_CMD_HWPT_INVALIDATE, "HWPT_INVALIDATE", iommu_hwpt_invalidate,
+       __reserved, sim_hwpt_invalidate),
+    OP(IOMMUFD_CMD_FAULT_QUEUE_ALLOC, "FAULT_QUEUE_ALLOC", iommu_fault_alloc,
+       out_fault_fd, not_simulated),
+    OP(IOMMUFD_CMD_IOAS_MAP_FILE, "IOAS_MAP_FILE", iommu_ioas_map_file, iova,
+       not_simulated),
+    OP(IOMMUFD_CMD_VIOMMU_ALLOC, "VIOMMU_ALLOC", iommu_viommu_alloc,
+       out_viommu_id, sim_viommu_alloc),
+    OP(IOMMUFD_CMD_VDEVICE_ALLOC, "VDEVICE_ALLOC", iommu_vdevice_alloc,
+       virt_id, sim_vdevice_alloc),
+    OP(IOMMUFD_CMD_IOAS_CHANGE_PROCESS, "IOAS_CHANGE_PROCESS",
+       iommu_ioas_change_process, __reserved, not_simulated),
+};
+
+/* copy_struct_from_user(): a larger user struct must have a zero tail. */
+static int check_zero_tail(uint64_t uptr, size_t from, size_t to)
+{
+    uint8_t buf[256];
+
+    while (from < to) {
+        size_t n = to - from < sizeof(buf) ? to - from : sizeof(buf);
+        int ret = sim_copy_from_user(buf, uptr + from, n);
+
+        if (ret) {
+            return ret;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (buf[i]) {
+                return -E2BIG;
+            }
+        }
+        from += n;
+    }
+    return 0;
+}
+
+static void log_cmd(const IoctlOp *op, const void *cmd, long ret)
+{
+    const uint32_t *w = cmd;
+    char args[160] = "";
+    size_t len = 0;
+
+    for (size_t i = 1; i < op->size / 4 && len < sizeof(args) - 12; i++) {
+        len += (size_t)snprintf(args + len, sizeof(args) - len, " %x", w[i]);
+    }
+    if (ret) {
+        sim_log("iommufd %s%s -> -%s", op->name, args, sim_errname((int)-ret));
+    } else {
+        sim_log("iommufd %s%s -> 0", op->name, args);
+    }
+}
+
+long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
+{
+    const IoctlOp *op = NULL;
+    uint8_t cmd[128];
+    uint32_t usize;
+    char cname[48];
+    long ret;
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (req == _IO(IOMMUFD_TYPE, ops[i].nr)) {
+            op = &ops[i];
+        }
+    }
+    if (!op) {
+        sim_count("ioctl.unknown", 1);
+        sim_log("iommufd ioctl 0x%lx -> -ENOTTY", req);
+        return -ENOTTY;
+    }
+    snprintf(cname, sizeof(cname), "ioctl.%s", op->name);
+    sim_count(cname, 1);
+    sim_count("ioctl.total", 1);
+    ret = sim_copy_from_user(&usize, arg, sizeof(usize));
+    if (ret) {
+        goto out_nolog;
+    }
+    if (usize < op->min_size) {
+        ret = -EINVAL;
+        goto out_nolog;
+    }
+    if (usize > op->size && (ret = check_zero_tail(arg, op->size, usize))) {
+        goto out_nolog;
+    }
+    memset(cmd, 0, sizeof(cmd));
+    ret = sim_copy_from_user(cmd, arg, usize < op->size ? usize : op->size);
+    if (ret) {
+        goto out_nolog;
+    }
+    ret = sim_fail_check(op->name);
+    if (ret) {
+        return ret;
+    }
+    sim_force_respond = false;
+    ret = op->fn(ctx, cmd);
+    if (!ret || sim_force_respond) {
+        int wret = sim_copy_to_user(arg, cmd,
+                                    usize < op->size ? usize : op->size);
+
+        if (wret && !ret) {
+            ret = wret;
+        }
+    }
+    log_cmd(op, cmd, ret);
+    return ret;
+
+out_nolog:
+    sim_log("iommufd %s size check -> -%s", op->name,
+            sim_errname((int)-ret));
+    return ret;
+}
+
+/* The file is gone once no fd and no bound device reference it. */
+void sim_ctx_maybe_release(SimCtx *ctx)
+{
+    if (ctx && ctx->nfds <= 0 && ctx->nbound <= 0) {
+        sim_log("iommufd context %u released", ctx->serial);
+        sim_ctx_release(ctx);
+    }
+}

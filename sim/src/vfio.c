@@ -1,0 +1,727 @@
+/*
+ * iommufd-sim: the VFIO cdev device (vfio-pci surface): bind/attach, info
+ * ioctls, interrupts, config space and region read/write.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define PCI_COMMAND_IO      0x1
+#define PCI_COMMAND_MEMORY  0x2
+#define PCI_COMMAND_MASTER  0x4
+#define PCI_COMMAND_WMASK   0x0547  /* IO MEM BM PERR SERR INTx-disable */
+#define MSI_CAP             0x40
+#define MSI_CAP_SIZE        14      /* 64-bit address, no masking */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* A type-0 header, BAR0 32-bit memory, an MSI capability, INTA#. */
+static void config_init(SimDevice *dev)
+{
+    uint8_t *c = dev->config;
+
+    memset(c, 0, sizeof(dev->config));
+    put16(c + 0x00, dev->cfg.vendor);
+    put16(c + 0x02, dev->cfg.device);
+    put16(c + 0x06, dev->cfg.msi ? 0x0010 : 0);     /* capability list */
+    c[0x08] = 0x01;                                 /* revision */
+    c[0x0a] = 0x80;                                 /* other system */
+    c[0x0b] = 0x08;                                 /*   peripheral */
+    put16(c + 0x2c, dev->cfg.vendor);               /* subsystem */
+    put16(c + 0x2e, dev->cfg.device);
+    c[0x3d] = 0x01;                                 /* INTA# */
+    if (dev->cfg.msi) {
+        c[0x34] = MSI_CAP;
+        c[MSI_CAP] = 0x05;                          /* MSI */
+        c[MSI_CAP + 1] = 0x00;                      /* last capability */
+        put16(c + MSI_CAP + 2, 0x0080);             /* 64-bit, 1 vector */
+    }
+    dev->bar0_raw = 0;
+}
+
+/* Write mask of a config byte (what a guest may change). */
+static uint8_t config_wmask(const SimDevice *dev, unsigned off)
+{
+    if (off == 0x04) {
+        return PCI_COMMAND_WMASK & 0xff;
+    }
+    if (off == 0x05) {
+        return PCI_COMMAND_WMASK >> 8;
+    }
+    if (off == 0x0c || off == 0x0d || off == 0x3c) {
+        return 0xff;            /* cache line, latency, interrupt line */
+    }
+    if (dev->cfg.msi && off >= MSI_CAP + 2 && off < MSI_CAP + MSI_CAP_SIZE) {
+        if (off == MSI_CAP + 2) {
+            return 0x71;        /* enable, multiple message enable */
+        }
+        return off == MSI_CAP + 3 ? 0 : 0xff;
+    }
+    return 0;
+}
+
+static uint8_t config_read8(const SimDevice *dev, unsigned off)
+{
+    if (off >= 0x10 && off < 0x14) {
+        uint32_t v = dev->bar0_raw & ~(dev->cfg.bar0_size - 1) & ~0xfu;
+
+        return (uint8_t)(v >> ((off - 0x10) * 8));
+    }
+    return dev->config[off];
+}
+
+static void config_write8(SimDevice *dev, unsigned off, uint8_t val)
+{
+    if (off >= 0x10 && off < 0x14) {
+        unsigned shift = (off - 0x10) * 8;
+
+        dev->bar0_raw &= ~(0xffu << shift);
+        dev->bar0_raw |= (uint32_t)val << shift;
+        return;
+    }
+    {
+        uint8_t m = config_wmask(dev, off);
+
+        dev->config[off] = (uint8_t)((dev->config[off] & ~m) | (val & m));
+    }
+}
+
+bool sim_dev_bus_master(const SimDevice *dev)
+{
+    return dev->config[0x04] & PCI_COMMAND_MASTER;
+}
+
+SimDevice *sim_device_new(dev_t d, ino_t i, const char *cfgtext, int *err)
+{
+    SimDevice *dev = calloc(1, sizeof(*dev));
+    char msg[128];
+
+    if (!dev) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    *err = sim_cfg_parse(&dev->cfg, cfgtext, msg, sizeof(msg));
+    if (*err) {
+        sim_log("device config error: %s", msg);
+        fprintf(stderr, "iommufd-sim: device config error: %s\n", msg);
+        free(dev);
+        return NULL;
+    }
+    dev->st_dev = d;
+    dev->st_ino = i;
+    dev->irq_type = IRQ_NONE;
+    dev->intx_fd = dev->msi_fd = dev->err_fd = dev->req_fd = -1;
+    config_init(dev);
+    sim_dma_reset(dev);
+    return dev;
+}
+
+/* ---- interrupts ---- */
+static void put_efd(int *fd)
+{
+    if (*fd >= 0) {
+        syscall(SYS_close, *fd);
+        *fd = -1;
+    }
+}
+
+/*
+ * eventfd_ctx_fdget(): EBADF for a closed fd, EINVAL if not an eventfd.
+ * We keep our own duplicate, as the kernel keeps a reference.
+ */
+static int get_efd(int32_t fd, int *out)
+{
+    char path[64], link[64];
+    ssize_t n;
+    long dup;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n < 0) {
+        return -EBADF;
+    }
+    link[n] = 0;
+    if (strcmp(link, "anon_inode:[eventfd]")) {
+        return -EINVAL;
+    }
+    dup = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        return -errno;
+    }
+    *out = (int)dup;
+    return 0;
+}
+
+void sim_signal_eventfd(int fd)
+{
+    uint64_t one = 1;
+
+    if (fd >= 0 && syscall(SYS_write, fd, &one, sizeof(one)) != sizeof(one)) {
+        sim_log("warning: eventfd %d signal failed", fd);
+    }
+}
+
+static void irqs_off(SimDevice *dev)
+{
+    put_efd(&dev->intx_fd);
+    put_efd(&dev->msi_fd);
+    dev->irq_type = IRQ_NONE;
+    dev->intx_masked = false;
+}
+
+/* ERR and REQ: a single trigger eventfd. */
+static int set_single(int *slot, uint32_t flags, uint32_t start,
+                      uint32_t count, const int32_t *fds)
+{
+    if (start != 0 || count > 1) {
+        return -EINVAL;
+    }
+    if (flags & VFIO_IRQ_SET_DATA_NONE) {
+        if (*slot >= 0) {
+            if (count) {
+                sim_signal_eventfd(*slot);
+            } else {
+                put_efd(slot);
+            }
+        }
+        return 0;
+    }
+    if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+        int nfd;
+
+        if (!count) {
+            return -EINVAL;
+        }
+        if (fds[0] == -1) {
+            put_efd(slot);
+            return 0;
+        }
+        if (fds[0] < 0) {
+            return -EINVAL;
+        }
+        if (get_efd(fds[0], &nfd)) {
+            return get_efd(fds[0], &nfd);
+        }
+        put_efd(slot);
+        *slot = nfd;
+        return 0;
+    }
+    return -EINVAL;             /* DATA_BOOL loopback: not simulated */
+}
+
+/* INTx and MSI triggers, with the irq_type exclusivity of vfio-pci. */
+static int set_trigger(SimDevice *dev, int index, uint32_t flags,
+                       uint32_t start, uint32_t count, const int32_t *fds)
+{
+    int *slot = index == VFIO_PCI_INTX_IRQ_INDEX ? &dev->intx_fd : &dev->msi_fd;
+    int nfd, ret;
+
+    if (dev->irq_type == index && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
+        irqs_off(dev);
+        return 0;
+    }
+    if ((dev->irq_type != index && dev->irq_type != IRQ_NONE) ||
+        start != 0 || count != 1) {
+        return -EINVAL;
+    }
+    if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+        if (fds[0] == -1 && dev->irq_type == index) {
+            put_efd(slot);
+            return 0;
+        }
+        if (fds[0] < 0) {
+            return -EINVAL;
+        }
+        ret = get_efd(fds[0], &nfd);
+        if (ret) {
+            return ret;
+        }
+        put_efd(slot);
+        *slot = nfd;
+        dev->irq_type = index;
+        return 0;
+    }
+    if (dev->irq_type != index) {
+        return -EINVAL;
+    }
+    if (flags & VFIO_IRQ_SET_DATA_NONE) {
+        sim_signal_eventfd(*slot);      /* loopback trigger */
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int irq_count(const SimDevice *dev, unsigned index)
+{
+    switch (index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        return 1;
+    case VFIO_PCI_MSI_IRQ_INDEX:
+        return dev->cfg.msi ? 1 : 0;
+    case VFIO_PCI_ERR_IRQ_INDEX:
+    case VFIO_PCI_REQ_IRQ_INDEX:
+        return 1;
+    default:
+        return 0;               /* no MSI-X capability */
+    }
+}
+
+static long set_irqs(SimDevice *dev, uint64_t arg)
+{
+    const size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
+    struct vfio_irq_set hdr;
+    int32_t fds[1] = { -1 };
+    uint32_t action, dtype;
+    int max, ret;
+
+    if ((ret = sim_copy_from_user(&hdr, arg, minsz))) {
+        return ret;
+    }
+    if (hdr.argsz < minsz || hdr.index >= SIM_NUM_IRQS ||
+        (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
+                       VFIO_IRQ_SET_ACTION_TYPE_MASK))) {
+        return -EINVAL;
+    }
+    dtype = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+    if (dtype != VFIO_IRQ_SET_DATA_NONE && dtype != VFIO_IRQ_SET_DATA_BOOL &&
+        dtype != VFIO_IRQ_SET_DATA_EVENTFD) {
+        return -EINVAL;
+    }
+    max = irq_count(dev, hdr.index);
+    if ((uint32_t)max < hdr.start || hdr.count > (uint32_t)max - hdr.start) {
+        return -EINVAL;
+    }
+    if (dtype != VFIO_IRQ_SET_DATA_NONE) {
+        size_t sz = dtype == VFIO_IRQ_SET_DATA_BOOL ? 1 : 4;
+
+        if (hdr.argsz - minsz < hdr.count * sz) {
+            return -EINVAL;
+        }
+        if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.count &&
+            (ret = sim_copy_from_user(fds, arg + minsz, sizeof(fds[0])))) {
+            return ret;
+        }
+    }
+    switch (hdr.index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        if (action == VFIO_IRQ_SET_ACTION_TRIGGER) {
+            return set_trigger(dev, hdr.index, hdr.flags, hdr.start,
+                               hdr.count, fds);
+        }
+        if (action == VFIO_IRQ_SET_ACTION_MASK ||
+            action == VFIO_IRQ_SET_ACTION_UNMASK) {
+            if (dev->irq_type != VFIO_PCI_INTX_IRQ_INDEX ||
+                hdr.start != 0 || hdr.count != 1) {
+                return -EINVAL;
+            }
+            dev->intx_masked = action == VFIO_IRQ_SET_ACTION_MASK;
+            return 0;
+        }
+        return -ENOTTY;
+    case VFIO_PCI_MSI_IRQ_INDEX:
+        if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
+            return -ENOTTY;
+        }
+        return set_trigger(dev, hdr.index, hdr.flags, hdr.start, hdr.count,
+                           fds);
+    case VFIO_PCI_ERR_IRQ_INDEX:
+    case VFIO_PCI_REQ_IRQ_INDEX:
+        if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
+            return -ENOTTY;
+        }
+        return set_single(hdr.index == VFIO_PCI_ERR_IRQ_INDEX ?
+                          &dev->err_fd : &dev->req_fd,
+                          hdr.flags, hdr.start, hdr.count, fds);
+    default:
+        return -ENOTTY;         /* MSI-X: count 0 rejected above anyway */
+    }
+}
+
+/* ---- info ioctls ---- */
+static long get_info(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_device_info info;
+    const size_t minsz = offsetof(struct vfio_device_info, num_irqs) + 4;
+    int ret = sim_copy_from_user(&info, arg, minsz);
+
+    (void)dev;
+    if (ret) {
+        return ret;
+    }
+    if (info.argsz < minsz) {
+        return -EINVAL;
+    }
+    info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+    info.num_regions = SIM_NUM_REGIONS;
+    info.num_irqs = SIM_NUM_IRQS;
+    return sim_copy_to_user(arg, &info, minsz);
+}
+
+static long get_region_info(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_region_info info;
+    const size_t minsz = offsetof(struct vfio_region_info, offset) + 8;
+    int ret = sim_copy_from_user(&info, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (info.argsz < minsz || info.index >= SIM_NUM_REGIONS) {
+        return -EINVAL;
+    }
+    info.offset = (uint64_t)info.index << SIM_REGION_SHIFT;
+    info.cap_offset = 0;
+    info.size = 0;
+    info.flags = 0;
+    if (info.index == VFIO_PCI_CONFIG_REGION_INDEX) {
+        info.size = SIM_CFG_SIZE;
+        info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    } else if (info.index == VFIO_PCI_BAR0_REGION_INDEX) {
+        /* no MMAP flag: every access must reach the simulator */
+        info.size = dev->cfg.bar0_size;
+        info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    }
+    return sim_copy_to_user(arg, &info, minsz);
+}
+
+static long get_irq_info(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_irq_info info;
+    const size_t minsz = offsetof(struct vfio_irq_info, count) + 4;
+    int ret = sim_copy_from_user(&info, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (info.argsz < minsz || info.index >= SIM_NUM_IRQS) {
+        return -EINVAL;
+    }
+    info.flags = VFIO_IRQ_INFO_EVENTFD;
+    if (info.index == VFIO_PCI_INTX_IRQ_INDEX) {
+        info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+    } else {
+        info.flags |= VFIO_IRQ_INFO_NORESIZE;
+    }
+    info.count = (uint32_t)irq_count(dev, info.index);
+    return sim_copy_to_user(arg, &info, minsz);
+}
+
+static long device_feature(uint64_t arg)
+{
+    struct vfio_device_feature f;
+    const size_t minsz = offsetof(struct vfio_device_feature, flags) + 4;
+    int ret = sim_copy_from_user(&f, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (f.argsz < minsz ||
+        (f.flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET |
+                     VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE))) {
+        return -EINVAL;
+    }
+    if (!(f.flags & VFIO_DEVICE_FEATURE_PROBE) &&
+        (f.flags & VFIO_DEVICE_FEATURE_SET) &&
+        (f.flags & VFIO_DEVICE_FEATURE_GET)) {
+        return -EINVAL;
+    }
+    return -ENOTTY;             /* no migration, no dirty logging, ... */
+}
+
+/* ---- bind / attach ---- */
+static long bind_iommufd(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_device_bind_iommufd bind;
+    const size_t minsz = offsetof(struct vfio_device_bind_iommufd, out_devid)
+                         + 4;
+    SimCtx *ctx;
+    SimObj *obj;
+    int ret = sim_copy_from_user(&bind, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (bind.argsz < minsz || bind.flags || bind.iommufd < 0 || dev->ctx) {
+        return -EINVAL;
+    }
+    ctx = sim_shim_ctx_of_fd(bind.iommufd, &ret);
+    if (!ctx) {
+        return ret;
+    }
+    obj = sim_obj_alloc(ctx, OBJ_DEVICE);
+    if (!obj) {
+        return -ENOMEM;
+    }
+    obj->dev = dev;
+    dev->ctx = ctx;
+    dev->devid = obj->id;
+    ctx->nbound++;
+    bind.out_devid = obj->id;
+    ret = sim_copy_to_user(arg + offsetof(struct vfio_device_bind_iommufd,
+                                          out_devid), &bind.out_devid, 4);
+    if (ret) {
+        sim_device_unbind(dev);
+    }
+    return ret;
+}
+
+void sim_device_unbind(SimDevice *dev)
+{
+    SimCtx *ctx = dev->ctx;
+    SimObj *vd;
+
+    if (!ctx) {
+        return;
+    }
+    /* the kernel (6.16+) destroys the vDEVICE with the device */
+    while ((vd = sim_vdevice_of(ctx, 0, dev->devid))) {
+        sim_log("warning: device %u unbound with live vDEVICE %u",
+                dev->devid, vd->id);
+        sim_count("warn.unbind_with_vdevice", 1);
+        sim_obj_free(ctx, vd);
+    }
+    sim_dev_detach(dev);
+    {
+        SimObj *o = sim_obj_get(ctx, dev->devid, OBJ_DEVICE);
+
+        if (o) {
+            sim_obj_free(ctx, o);
+        }
+    }
+    dev->ctx = NULL;
+    dev->devid = 0;
+    ctx->nbound--;
+    sim_ctx_maybe_release(ctx);
+}
+
+void sim_device_release(SimDevice *dev)
+{
+    sim_device_unbind(dev);
+    irqs_off(dev);
+    put_efd(&dev->err_fd);
+    put_efd(&dev->req_fd);
+    free(dev);
+}
+
+static long attach_pt(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_device_attach_iommufd_pt at;
+    const size_t minsz = offsetof(struct vfio_device_attach_iommufd_pt, pt_id)
+                         + 4;
+    int ret = sim_copy_from_user(&at, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (at.argsz < minsz || at.flags) {
+        return -EINVAL;
+    }
+    ret = sim_dev_attach(dev, &at.pt_id);
+    if (ret) {
+        return ret;
+    }
+    return sim_copy_to_user(arg + offsetof(struct vfio_device_attach_iommufd_pt,
+                                           pt_id), &at.pt_id, 4);
+}
+
+static long detach_pt(SimDevice *dev, uint64_t arg)
+{
+    struct vfio_device_detach_iommufd_pt dt;
+    const size_t minsz = sizeof(dt);
+    int ret = sim_copy_from_user(&dt, arg, minsz);
+
+    if (ret) {
+        return ret;
+    }
+    if (dt.argsz < minsz || dt.flags) {
+        return -EINVAL;
+    }
+    sim_dev_detach(dev);
+    return 0;
+}
+
+static const struct { unsigned long req; const char *name; } vfio_names[] = {
+    { VFIO_DEVICE_BIND_IOMMUFD, "BIND" },
+    { VFIO_DEVICE_ATTACH_IOMMUFD_PT, "ATTACH" },
+    { VFIO_DEVICE_DETACH_IOMMUFD_PT, "DETACH" },
+    { VFIO_DEVICE_GET_INFO, "GET_INFO" },
+    { VFIO_DEVICE_GET_REGION_INFO, "GET_REGION_INFO" },
+    { VFIO_DEVICE_GET_IRQ_INFO, "GET_IRQ_INFO" },
+    { VFIO_DEVICE_SET_IRQS, "SET_IRQS" },
+    { VFIO_DEVICE_RESET, "RESET" },
+    { VFIO_DEVICE_FEATURE, "FEATURE" },
+};
+
+static long vfio_dispatch(SimDevice *dev, unsigned long req, uint64_t arg)
+{
+    if (req == VFIO_DEVICE_BIND_IOMMUFD) {
+        return bind_iommufd(dev, arg);
+    }
+    if (!dev->ctx) {
+        return -EINVAL;         /* nothing is allowed before BIND */
+    }
+    switch (req) {
+    case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+        return attach_pt(dev, arg);
+    case VFIO_DEVICE_DETACH_IOMMUFD_PT:
+        return detach_pt(dev, arg);
+    case VFIO_DEVICE_GET_INFO:
+        return get_info(dev, arg);
+    case VFIO_DEVICE_GET_REGION_INFO:
+        return get_region_info(dev, arg);
+    case VFIO_DEVICE_GET_IRQ_INFO:
+        return get_irq_info(dev, arg);
+    case VFIO_DEVICE_SET_IRQS:
+        return set_irqs(dev, arg);
+    case VFIO_DEVICE_RESET:
+        /* like an FLR: command register and the engine go back to reset */
+        dev->config[0x04] &= ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+                               PCI_COMMAND_MASTER);
+        sim_dma_reset(dev);
+        return 0;
+    case VFIO_DEVICE_FEATURE:
+        return device_feature(arg);
+    default:
+        return -ENOTTY;
+    }
+}
+
+long sim_vfio_ioctl(SimDevice *dev, unsigned long req, uint64_t arg)
+{
+    const char *name = NULL;
+    char cname[48];
+    long ret;
+
+    for (size_t i = 0; i < sizeof(vfio_names) / sizeof(vfio_names[0]); i++) {
+        if (vfio_names[i].req == req) {
+            name = vfio_names[i].name;
+        }
+    }
+    snprintf(cname, sizeof(cname), "ioctl.%s", name ? name : "vfio_unknown");
+    sim_count(cname, 1);
+    sim_count("ioctl.total", 1);
+    if (name && (ret = sim_fail_check(name))) {
+        return ret;
+    }
+    ret = vfio_dispatch(dev, req, arg);
+    if (ret) {
+        sim_log("vfio %s(%s) 0x%lx -> -%s", name ? name : "?", dev->cfg.name,
+                req, sim_errname((int)-ret));
+    } else {
+        sim_log("vfio %s(%s) -> 0", name ? name : "?", dev->cfg.name);
+    }
+    return ret;
+}
+
+/* ---- region access ---- */
+static ssize_t config_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
+                         bool write)
+{
+    uint8_t tmp[SIM_CFG_SIZE];
+    int ret;
+
+    if (pos >= SIM_CFG_SIZE) {
+        return -EINVAL;
+    }
+    if (n > SIM_CFG_SIZE - pos) {
+        n = SIM_CFG_SIZE - pos;
+    }
+    if (write) {
+        if ((ret = sim_copy_from_user(tmp, buf, n))) {
+            return ret;
+        }
+        for (size_t i = 0; i < n; i++) {
+            config_write8(dev, (unsigned)(pos + i), tmp[i]);
+        }
+        return (ssize_t)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tmp[i] = config_read8(dev, (unsigned)(pos + i));
+    }
+    ret = sim_copy_to_user(buf, tmp, n);
+    return ret ? ret : (ssize_t)n;
+}
+
+/* BAR0: split like vfio_pci_core_do_io_rw() into naturally aligned chunks. */
+static ssize_t bar_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
+                      bool write)
+{
+    size_t done = 0;
+
+    if (pos >= dev->cfg.bar0_size) {
+        return -EINVAL;
+    }
+    if (!(dev->config[0x04] & PCI_COMMAND_MEMORY)) {
+        return -EIO;            /* memory decode disabled */
+    }
+    if (n > dev->cfg.bar0_size - pos) {
+        n = dev->cfg.bar0_size - pos;
+    }
+    while (done < n) {
+        uint64_t off = pos + done, val = 0;
+        unsigned sz = (n - done >= 8 && !(off % 8)) ? 8 :
+                      (n - done >= 4 && !(off % 4)) ? 4 :
+                      (n - done >= 2 && !(off % 2)) ? 2 : 1;
+        int ret;
+
+        if (write) {
+            if ((ret = sim_copy_from_user(&val, buf + done, sz))) {
+                return done ? (ssize_t)done : ret;
+            }
+            sim_dma_write(dev, off, sz, val);
+        } else {
+            val = sim_dma_read(dev, off, sz);
+            if ((ret = sim_copy_to_user(buf + done, &val, sz))) {
+                return done ? (ssize_t)done : ret;
+            }
+        }
+        done += sz;
+    }
+    return (ssize_t)n;
+}
+
+static ssize_t region_rw(SimDevice *dev, uint64_t buf, size_t n, off_t off,
+                         bool write)
+{
+    uint64_t index = (uint64_t)off >> SIM_REGION_SHIFT;
+    uint64_t pos = (uint64_t)off & ((1ull << SIM_REGION_SHIFT) - 1);
+
+    if (!dev->ctx) {
+        return -EINVAL;         /* access is granted by BIND */
+    }
+    if (off < 0 || index >= SIM_NUM_REGIONS) {
+        return -EINVAL;
+    }
+    sim_count(write ? "region.writes" : "region.reads", 1);
+    if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
+        return config_rw(dev, buf, n, pos, write);
+    }
+    if (index == VFIO_PCI_BAR0_REGION_INDEX) {
+        return bar_rw(dev, buf, n, pos, write);
+    }
+    return -EINVAL;             /* empty region */
+}
+
+ssize_t sim_vfio_pread(SimDevice *dev, uint64_t buf, size_t n, off_t off)
+{
+    return region_rw(dev, buf, n, off, false);
+}
+
+ssize_t sim_vfio_pwrite(SimDevice *dev, uint64_t buf, size_t n, off_t off)
+{
+    return region_rw(dev, buf, n, off, true);
+}

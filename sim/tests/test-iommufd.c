@@ -1,0 +1,511 @@
+/*
+ * iommufd-sim: iommufd object and ioctl rules (ids, size rules, IOAS,
+ * HW info, HWPT allocation, vIOMMU/vDEVICE, invalidation, DESTROY order).
+ * Each check fails if the corresponding kernel rule were broken.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+#define VTD_CFG "iommu=vtd\ninstance=0\nreserved=0x100000-0x1fffff\n"
+#define SMMU_CFG "iommu=smmuv3\ninstance=0\n"
+#define MB (1ull << 20)
+
+static const uint32_t MAP_RW = IOMMU_IOAS_MAP_READABLE |
+                               IOMMU_IOAS_MAP_WRITEABLE;
+
+static void test_ids_and_sizes(void)
+{
+    int fd = t_iommufd();
+    uint32_t a = t_ioas(fd), b = t_ioas(fd), c = t_ioas(fd);
+    struct { struct iommu_ioas_alloc a; uint32_t tail[3]; } big;
+    struct iommu_destroy d = { .size = 4, .id = a };
+
+    ok(a == 1 && b == 2 && c == 3, "ids start at 1 and increase (%u %u %u)",
+       a, b, c);
+    OK_0(t_destroy(fd, b), "destroy the middle IOAS");
+    ok(t_ioas(fd) == b, "the lowest free id is reused");
+    OK_ERR(ioctl(fd, IOMMU_DESTROY, &d), EINVAL, "size below minimum");
+    memset(&big, 0, sizeof(big));
+    big.a.size = sizeof(big);
+    OK_0(ioctl(fd, IOMMU_IOAS_ALLOC, &big), "larger size, zero tail");
+    ok(big.a.out_ioas_id == 4, "larger struct written back (id %u)",
+       big.a.out_ioas_id);
+    big.tail[1] = 1;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_ALLOC, &big), E2BIG, "non-zero tail");
+    big.tail[1] = 0;
+    big.a.flags = 1;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_ALLOC, &big), EOPNOTSUPP, "IOAS_ALLOC flags");
+    OK_ERR(ioctl(fd, _IO(IOMMUFD_TYPE, 0xa0), &big), ENOTTY,
+           "unknown iommufd ioctl");
+    OK_ERR(ioctl(fd, IOMMU_IOAS_ALLOC, (void *)8), EFAULT, "bad pointer");
+    OK_ERR(t_destroy(fd, 99), ENOENT, "destroy missing id");
+    close(fd);
+    ok(iommufd_sim_contexts() == 0, "closing the fd releases the context");
+}
+
+static void test_map_unmap(void)
+{
+    int fd = t_iommufd(), dev = t_devfd(VTD_CFG);
+    uint32_t devid = t_bind(dev, fd), ioas = t_ioas(fd), pt = ioas;
+    uint8_t *buf = t_alloc(4 * MB), *ro;
+    uint64_t iova = 0, n;
+    struct iommu_ioas_map m = { .size = sizeof(m), .ioas_id = ioas,
+                                .flags = MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+                                .user_va = (uintptr_t)buf, .length = 4096,
+                                .iova = 0x10000, .__reserved = 1 };
+
+    (void)devid;
+    OK_0(t_attach(dev, &pt), "attach the device to the IOAS");
+    OK_ERR(ioctl(fd, IOMMU_IOAS_MAP, &m), EOPNOTSUPP, "MAP __reserved");
+    m.__reserved = 0;
+    m.flags |= 1u << 5;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_MAP, &m), EOPNOTSUPP, "MAP unknown flag");
+    OK_ERR(t_map(fd, ioas, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA),
+           EINVAL, "MAP without R/W");
+    OK_ERR(t_map_fixed(fd, ioas, buf, 0, 0x10000), EINVAL, "MAP length 0");
+    OK_ERR(t_map_fixed(fd, ioas, buf, 4096, 0x10010), EINVAL,
+           "MAP misaligned iova");
+    OK_ERR(t_map_fixed(fd, ioas, buf + 16, 4096, 0x10000), EINVAL,
+           "MAP misaligned user_va");
+    OK_ERR(t_map_fixed(fd, 99, buf, 4096, 0x10000), ENOENT, "MAP no IOAS");
+    OK_ERR(t_map_fixed(fd, ioas, buf, 4096, 0x180000), EINVAL,
+           "MAP into a reserved range");
+    OK_ERR(t_map_fixed(fd, ioas, buf, 4096, 0xfee00000), EINVAL,
+           "MAP into the MSI window");
+    OK_0(t_map_fixed(fd, ioas, buf, 2 * MB, 0x200000), "MAP 2M fixed");
+    OK_ERR(t_map_fixed(fd, ioas, buf, 4096, 0x3ff000), EEXIST,
+           "MAP overlapping an area");
+    ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    OK_ERR(t_map_fixed(fd, ioas, ro, 8192, 0x800000), EFAULT,
+           "MAP writeable over a read-only VMA");
+    iova = 0x800000;
+    OK_0(t_map(fd, ioas, ro, 8192, &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+               IOMMU_IOAS_MAP_READABLE), "MAP read-only over it");
+    munmap(ro + 4096, 4096);
+    OK_ERR(t_map_fixed(fd, ioas, buf + 4 * MB, 4096, 0x900000), EFAULT,
+           "MAP unmapped user_va");
+    iova = 0;
+    OK_0(t_map(fd, ioas, buf, 64 * 1024, &iova, MAP_RW), "MAP non-fixed");
+    ok(iova && !(iova & 0xfff) && (iova < 0x100000 || iova > 0x1fffff) &&
+       (iova + 0x10000 <= 0x200000 || iova >= 0x400000),
+       "allocated iova 0x%llx is aligned and free", (unsigned long long)iova);
+    OK_ERR(t_unmap(fd, ioas, 0x10000000, 4096, NULL), ENOENT,
+           "UNMAP nothing");
+    OK_ERR(t_unmap(fd, ioas, 0x200000, MB, NULL), ENOENT,
+           "UNMAP cutting an area");
+    OK_ERR(t_unmap(fd, ioas, 0x200000, 0, NULL), EINVAL, "UNMAP length 0");
+    OK_0(t_unmap(fd, ioas, 0x100000, 4 * MB, &n), "UNMAP a superset");
+    ok(n == 2 * MB, "UNMAP writes back the length (0x%llx)",
+       (unsigned long long)n);
+    OK_0(t_unmap(fd, ioas, 0, UINT64_MAX, &n), "UNMAP all");
+    ok(n == 64 * 1024 + 8192, "UNMAP all length (0x%llx)",
+       (unsigned long long)n);
+    OK_0(t_unmap(fd, ioas, 0, UINT64_MAX, &n), "UNMAP all on an empty IOAS");
+    close(dev);
+    close(fd);
+    munmap(buf, 4 * MB);
+    munmap(ro, 4096);
+}
+
+static void test_copy_ranges(void)
+{
+    int fd = t_iommufd(), dev = t_devfd(VTD_CFG);
+    uint32_t a = t_ioas(fd), b = t_ioas(fd), pt = a;
+    uint8_t *buf = t_alloc(MB);
+    struct iommu_iova_range r[8];
+    struct iommu_ioas_iova_ranges q = { .size = sizeof(q), .ioas_id = a };
+    struct iommu_ioas_copy c = { .size = sizeof(c), .dst_ioas_id = b,
+                                 .src_ioas_id = a, .length = 8192,
+                                 .dst_iova = 0x40000000,
+                                 .src_iova = 0x20000000,
+                                 .flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+                                          IOMMU_IOAS_MAP_READABLE };
+    struct iommu_ioas_allow_iovas al = { .size = sizeof(al), .ioas_id = b,
+                                         .num_iovas = 1,
+                                         .allowed_iovas = (uintptr_t)r };
+    uint64_t iova = 0, n;
+
+    t_bind(dev, fd);
+    OK_ERR(ioctl(fd, IOMMU_IOAS_COPY, &c), ENOENT, "COPY from unmapped");
+    OK_0(t_map_fixed(fd, a, buf, 4096, 0x20000000), "map part 1");
+    OK_0(t_map_fixed(fd, a, buf + 4096, 4096, 0x20001000), "map part 2");
+    OK_0(ioctl(fd, IOMMU_IOAS_COPY, &c), "COPY across two areas");
+    OK_0(t_unmap(fd, b, 0x40000000, 8192, &n), "copied range is mapped");
+    c.flags |= IOMMU_IOAS_MAP_WRITEABLE;
+    c.src_iova = 0x20001000;
+    c.length = 8192;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_COPY, &c), ENOENT, "COPY past the areas");
+
+    OK_ERR(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q), EMSGSIZE,
+           "IOVA_RANGES with no room");
+    ok(q.num_iovas == 1, "EMSGSIZE writes back the count (%u)", q.num_iovas);
+    OK_0(t_attach(dev, &pt), "attach narrows the IOAS");
+    q.num_iovas = 0;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q), EMSGSIZE, "again, 0 slots");
+    ok(q.num_iovas == 3, "three holes after attach (%u)", q.num_iovas);
+    q.allowed_iovas = (uintptr_t)r;
+    q.num_iovas = 8;
+    OK_0(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q), "IOVA_RANGES with room");
+    ok(q.num_iovas == 3 && r[0].start == 0 && r[0].last == 0xfffff &&
+       r[1].start == 0x200000 && r[1].last == 0xfedfffff &&
+       r[2].start == 0xfef00000 && r[2].last == (1ull << 48) - 1 &&
+       q.out_iova_alignment == 4096,
+       "ranges skip reserved, MSI window and beyond the 48-bit aperture");
+    q.__reserved = 1;
+    OK_ERR(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q), EOPNOTSUPP,
+           "IOVA_RANGES __reserved");
+
+    r[0] = (struct iommu_iova_range){ 0x70000000, 0x7fffffff };
+    OK_0(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &al), "ALLOW_IOVAS");
+    OK_0(t_map(fd, b, buf, 4096, &iova, MAP_RW), "non-fixed map");
+    ok(iova >= 0x70000000 && iova <= 0x7ffff000,
+       "allocation stays inside the allowed range (0x%llx)",
+       (unsigned long long)iova);
+    al.ioas_id = a;
+    r[0] = (struct iommu_iova_range){ 0x100000, 0x1fffff };
+    OK_ERR(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &al), EADDRINUSE,
+           "ALLOW_IOVAS over a reserved range");
+    close(dev);
+    close(fd);
+    munmap(buf, MB);
+}
+
+static void test_hw_info(void)
+{
+    int fd = t_iommufd(), vtd = t_devfd("iommu=vtd\ndirty=on\n"),
+        smmu = t_devfd(SMMU_CFG);
+    uint32_t dv = t_bind(vtd, fd), ds = t_bind(smmu, fd);
+    struct iommu_hw_info_vtd v;
+    struct iommu_hw_info_arm_smmuv3 s;
+    uint8_t big[64];
+    struct iommu_hw_info h = { .size = sizeof(h), .dev_id = dv,
+                               .data_len = 8, .data_uptr = (uintptr_t)&v };
+
+    memset(&v, 0xaa, sizeof(v));
+    OK_0(ioctl(fd, IOMMU_GET_HW_INFO, &h), "GET_HW_INFO short buffer");
+    ok(h.data_len == sizeof(v) && h.out_data_type ==
+       IOMMU_HW_INFO_TYPE_INTEL_VTD && v.flags ==
+       IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 && v.cap_reg == 0xaaaaaaaaaaaaaaaaull,
+       "copies only data_len bytes, reports the real length and type");
+    ok(h.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING,
+       "dirty tracking capability reported");
+    memset(big, 0xaa, sizeof(big));
+    h.data_len = sizeof(big);
+    h.data_uptr = (uintptr_t)big;
+    OK_0(ioctl(fd, IOMMU_GET_HW_INFO, &h), "GET_HW_INFO large buffer");
+    memcpy(&v, big, sizeof(v));
+    ok(big[sizeof(v)] == 0 && big[63] == 0 && (v.ecap_reg & (1ull << 26)) &&
+       ((v.cap_reg >> 16) & 0x3f) == 47, "tail zeroed, NEST and 48-bit");
+    h.dev_id = ds;
+    h.data_len = sizeof(s);
+    h.data_uptr = (uintptr_t)&s;
+    OK_0(ioctl(fd, IOMMU_GET_HW_INFO, &h), "GET_HW_INFO SMMUv3");
+    ok(h.out_data_type == IOMMU_HW_INFO_TYPE_ARM_SMMUV3 &&
+       (s.idr[0] & 3) == 3 && (s.idr[1] & 0x3f) == 16 &&
+       ((s.idr[1] >> 6) & 0x1f) == 20 && (s.idr[5] & 7) == 4 &&
+       (s.idr[5] & 0x70) == 0x70 && (s.idr[3] & (1u << 10)) &&
+       !h.out_capabilities, "SMMUv3 IDRs: S1P S2P, SID16, SSID20, OAS44, RIL");
+    h.flags = 1;
+    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP, "HW_INFO flags");
+    h.flags = 0;
+    h.dev_id = 99;
+    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), ENOENT, "HW_INFO no device");
+    close(vtd);
+    close(smmu);
+    close(fd);
+}
+
+static void test_hwpt_alloc(void)
+{
+    int fd = t_iommufd(), plain = t_devfd("iommu=vtd\nnesting=off\n"),
+        vtd = t_devfd("iommu=vtd\n"),
+        fl5 = t_devfd("iommu=vtd\ninstance=1\nvtd_cap=0x11c9078c222f0406\n"
+                      "vtd_ecap=0x1cf9c84f050df\n");
+    uint32_t dp = t_bind(plain, fd), dv = t_bind(vtd, fd), d5 = t_bind(fl5, fd);
+    uint32_t ioas = t_ioas(fd), paging, parent, parent5, nested;
+    struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
+    struct { struct iommu_hwpt_vtd_s1 s; uint64_t tail; } s1big = { 0 };
+    struct iommu_hwpt_alloc a = { .size = sizeof(a), .dev_id = dv,
+                                  .pt_id = ioas, .__reserved = 1 };
+    uint8_t *buf = t_alloc(8192);
+    uint64_t iova = 0x1000;
+
+    (void)dp;
+    OK_ERR(ioctl(fd, IOMMU_HWPT_ALLOC, &a), EOPNOTSUPP, "__reserved");
+    OK_ERR(t_hwpt(fd, dp, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                  NULL), EOPNOTSUPP, "NEST_PARENT without nesting");
+    OK_ERR(t_hwpt(fd, dv, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, 0, NULL, 0,
+                  NULL), EOPNOTSUPP, "DIRTY_TRACKING without support");
+    OK_ERR(t_hwpt(fd, dv, ioas, 1u << 7, 0, NULL, 0, NULL), EOPNOTSUPP,
+           "unknown flag");
+    OK_ERR(t_hwpt(fd, dv, ioas, 0, 0, &s1, 8, NULL), EINVAL,
+           "DATA_NONE with a length");
+    OK_ERR(t_hwpt(fd, dv, ioas, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, 0, NULL),
+           EINVAL, "a data type without a length");
+    OK_ERR(t_hwpt(fd, dv, dv, 0, 0, NULL, 0, NULL), EINVAL, "pt_id is a device");
+    OK_ERR(t_hwpt(fd, dv, 99, 0, 0, NULL, 0, NULL), ENOENT, "pt_id missing");
+    OK_ERR(t_hwpt(fd, ioas, ioas, 0, 0, NULL, 0, NULL), ENOENT,
+           "dev_id is not a device");
+    OK_0(t_hwpt(fd, dv, ioas, 0, 0, NULL, 0, &paging), "paging HWPT");
+    OK_0(t_hwpt(fd, dv, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent), "nesting parent HWPT");
+
+    OK_ERR(t_hwpt(fd, dv, paging, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "nested on a non-parent");
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, &s1, 16,
+                  NULL), EOPNOTSUPP, "wrong data type for VT-d");
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, 16, NULL),
+           EINVAL, "data_len below the struct");
+    s1big.s = s1;
+    s1big.tail = 1;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1big,
+                  sizeof(s1big), NULL), E2BIG, "data with a non-zero tail");
+    s1.addr_width = 39;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "addr_width 39");
+    s1.addr_width = 57;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "addr_width 57 without FL5LP");
+    s1.addr_width = 48;
+    s1.flags = IOMMU_VTD_S1_SRE;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "SRE without ecap SRS");
+    s1.flags = IOMMU_VTD_S1_EAFE;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "EAFE without ecap EAFS");
+    s1.flags = 0;
+    s1.__reserved = 1;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "S1 __reserved");
+    s1.__reserved = 0;
+    OK_0(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                &nested), "nested VT-d HWPT");
+    OK_ERR(t_hwpt(fd, dv, nested, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                  NULL), EINVAL, "nested on a nested HWPT");
+
+    OK_0(t_hwpt(fd, d5, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent5), "parent on the FL5LP+SRS+EAFS instance");
+    s1.addr_width = 57;
+    s1.flags = IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE;
+    OK_0(t_hwpt(fd, d5, parent5, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                NULL), "57-bit, SRE, EAFE accepted when supported");
+
+    OK_ERR(t_map(fd, ioas, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+                 IOMMU_IOAS_MAP_READABLE), EINVAL,
+           "read-only map under a VT-d nest parent (ERRATA_772415)");
+    close(plain);
+    close(vtd);
+    close(fl5);
+    close(fd);
+    munmap(buf, 8192);
+}
+
+/* SMMUv3 vIOMMU, vDEVICE, vSTE validation and command invalidation. */
+static void test_smmu(void)
+{
+    int fd = t_iommufd(), d1 = t_devfd(SMMU_CFG), d2 = t_devfd(SMMU_CFG),
+        vt = t_devfd("iommu=vtd\n");
+    uint32_t id1 = t_bind(d1, fd), id2 = t_bind(d2, fd), idv = t_bind(vt, fd);
+    uint32_t ioas = t_ioas(fd), plain, parent, viommu, vdev, nested, n, pt;
+    uint64_t ste[2] = { 1 | (5ull << 1) | 0x10000, 0 };
+    uint64_t cmds[3][2] = { { 0x11, 0 }, { 0x12, 0x1001 }, { 0x46, 0 } };
+    struct iommu_viommu_alloc va = { .size = sizeof(va), .dev_id = id1 };
+
+    OK_0(t_hwpt(fd, id1, ioas, 0, 0, NULL, 0, &plain), "plain SMMU HWPT");
+    OK_0(t_hwpt(fd, id1, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent), "SMMU nesting parent");
+    va.hwpt_id = parent;
+    OK_ERR(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP,
+           "VIOMMU type DEFAULT");
+    OK_ERR(t_viommu(fd, idv, parent, NULL), EOPNOTSUPP, "vIOMMU for VT-d");
+    OK_ERR(t_viommu(fd, id1, plain, NULL), EINVAL, "vIOMMU on a non-parent");
+    OK_ERR(t_viommu(fd, id1, parent, NULL), EINVAL,
+           "vIOMMU before the device is attached to the parent");
+    pt = parent;
+    OK_0(t_attach(d1, &pt), "attach device 1 to the parent");
+    pt = parent;
+    OK_0(t_attach(d2, &pt), "attach device 2 to the parent");
+    OK_0(t_viommu(fd, id1, parent, &viommu), "vIOMMU");
+    OK_0(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                sizeof(ste), &nested), "S1 nested HWPT on the vIOMMU");
+    OK_ERR(t_attach(d1, &nested), ENOENT,
+           "attaching it without a vDEVICE");
+    OK_0(t_destroy(fd, nested), "destroy it");
+    OK_0(t_vdevice(fd, viommu, id1, 0x10, &vdev), "vDEVICE 0x10");
+    OK_ERR(t_vdevice(fd, viommu, id1, 0x11, NULL), EEXIST,
+           "second vDEVICE for the device");
+    OK_ERR(t_vdevice(fd, viommu, id2, 0x10, NULL), EEXIST, "virt_id in use");
+    OK_ERR(t_vdevice(fd, viommu, idv, 0x12, NULL), EINVAL,
+           "vDEVICE of another IOMMU");
+    ste[1] = 1ull << 40;
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                  sizeof(ste), NULL), EIO, "vSTE with a disallowed field");
+    ste[1] = 2ull << 28;
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                  sizeof(ste), NULL), EIO, "vSTE EATS=S1CHK");
+    ste[1] = 0;
+    ste[0] = 1 | (6ull << 1);
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                  sizeof(ste), NULL), EIO, "vSTE Config S2");
+    ste[0] = 6ull << 1;
+    OK_0(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                sizeof(ste), &nested), "V=0 is accepted as abort");
+    OK_0(t_attach(d1, &nested), "attach the abort vSTE");
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_VTD_S1, ste,
+                  sizeof(ste), NULL), EINVAL, "wrong data type on a vIOMMU");
+    OK_ERR(t_hwpt(fd, id1, viommu, IOMMU_HWPT_ALLOC_NEST_PARENT,
+                  IOMMU_HWPT_DATA_ARM_SMMUV3, ste, sizeof(ste), NULL),
+           EOPNOTSUPP, "flags on a vIOMMU nested HWPT");
+
+    n = 3;
+    OK_ERR(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        cmds, 16, &n), EIO, "CMD_SYNC is refused");
+    ok(n == 2, "entry_num counts the handled commands (%u)", n);
+    cmds[0][0] = 0x05 | (0x99ull << 32);
+    n = 1;
+    OK_ERR(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        cmds, 16, &n), EIO, "CFGI_CD for an unknown vSID");
+    cmds[0][0] = 0x05 | (0x10ull << 32);
+    n = 1;
+    OK_0(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                      cmds, 16, &n), "CFGI_CD for the vDEVICE's vSID");
+    n = 1;
+    OK_ERR(t_invalidate(fd, viommu, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, cmds,
+                        16, &n), EINVAL, "wrong invalidation data type");
+    ok(n == 0, "entry_num 0 when nothing was handled");
+    n = 1;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        cmds, 16, &n), EOPNOTSUPP,
+           "SMMUv3 nested HWPT is not an invalidation target");
+
+    /* DESTROY order */
+    OK_ERR(t_destroy(fd, id1), EBUSY, "a device cannot be destroyed");
+    OK_ERR(t_destroy(fd, viommu), EBUSY, "vIOMMU with a vDEVICE/nested");
+    OK_ERR(t_destroy(fd, nested), EBUSY, "nested HWPT with a device");
+    OK_ERR(t_destroy(fd, parent), EBUSY, "parent under a vIOMMU");
+    OK_ERR(t_destroy(fd, ioas), EBUSY, "IOAS under HWPTs");
+    pt = parent;
+    OK_0(t_attach(d1, &pt), "re-attach device 1 to the parent");
+    OK_0(t_destroy(fd, nested), "nested HWPT once detached");
+    OK_0(t_destroy(fd, vdev), "vDEVICE");
+    OK_0(t_destroy(fd, viommu), "vIOMMU");
+    OK_ERR(t_destroy(fd, parent), EBUSY, "parent with attached devices");
+    OK_0(t_detach(d1) || t_detach(d2), "detach both");
+    OK_0(t_destroy(fd, parent), "parent");
+    OK_0(t_destroy(fd, plain), "plain HWPT");
+    OK_0(t_destroy(fd, ioas), "IOAS last");
+    ok(iommufd_sim_live("all") == 3, "only the 3 devices remain");
+    close(d1);
+    close(d2);
+    close(vt);
+    close(fd);
+    ok(iommufd_sim_live("all") == 0 && iommufd_sim_contexts() == 0,
+       "everything released");
+}
+
+static void test_vtd_invalidate(void)
+{
+    int fd = t_iommufd(), dev = t_devfd("iommu=vtd\n");
+    uint32_t id = t_bind(dev, fd), ioas = t_ioas(fd), parent, nested, n;
+    struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
+    struct iommu_hwpt_vtd_s1_invalidate e[3] = {
+        { .addr = 0x1000, .npages = 1, .flags = IOMMU_VTD_INV_FLAGS_LEAF },
+        { .addr = 0x2010, .npages = 1 },
+        { .addr = 0, .npages = UINT64_MAX },
+    };
+    struct iommu_hwpt_invalidate c = { .size = sizeof(c), .entry_num = 2,
+                                       .data_type = 0, .entry_len = 24 };
+
+    t_hwpt(fd, id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0, &parent);
+    OK_0(t_hwpt(fd, id, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                &nested), "nested VT-d HWPT");
+    c.hwpt_id = nested;
+    OK_ERR(ioctl(fd, IOMMU_HWPT_INVALIDATE, &c), EINVAL,
+           "entry_num without data_uptr");
+    ok(c.entry_num == 0, "entry_num written back as 0");
+    n = 3;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), EINVAL, "unaligned addr");
+    ok(n == 1, "stops at the bad entry (%u)", n);
+    e[1].addr = 0x2000;
+    e[1].flags = 2;
+    n = 3;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), EOPNOTSUPP, "unknown entry flag");
+    e[1].flags = 0;
+    e[1].__reserved = 1;
+    n = 3;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), EOPNOTSUPP, "entry __reserved");
+    e[1].__reserved = 0;
+    e[2].addr = 0x1000;
+    n = 3;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), EINVAL, "npages U64_MAX, addr != 0");
+    ok(n == 2, "two handled (%u)", n);
+    e[2].addr = 0;
+    n = 3;
+    OK_0(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                      sizeof(e[0]), &n), "three valid entries");
+    ok(n == 3, "all handled");
+    n = 1;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e, 16,
+                        &n), EINVAL, "entry_len below the struct");
+    n = 0;
+    OK_0(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, NULL, 0,
+                      &n), "empty array probes the data type");
+    n = 1;
+    OK_ERR(t_invalidate(fd, parent, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), EINVAL, "paging HWPT");
+    n = 1;
+    OK_ERR(t_invalidate(fd, 99, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e,
+                        sizeof(e[0]), &n), ENOENT, "missing id");
+    close(dev);
+    close(fd);
+}
+
+static void test_option_dirty(void)
+{
+    int fd = t_iommufd(), dev = t_devfd("iommu=vtd\n");
+    uint32_t id = t_bind(dev, fd), ioas = t_ioas(fd), hwpt;
+    struct iommu_option o = { .size = sizeof(o),
+                              .option_id = IOMMU_OPTION_HUGE_PAGES,
+                              .op = IOMMU_OPTION_OP_GET, .object_id = ioas };
+    struct iommu_hwpt_set_dirty_tracking sd = { .size = sizeof(sd),
+                                                .flags = 1 };
+
+    OK_0(ioctl(fd, IOMMU_OPTION, &o), "OPTION HUGE_PAGES get");
+    ok(o.val64 == 1, "huge pages default on");
+    o.option_id = 7;
+    OK_ERR(ioctl(fd, IOMMU_OPTION, &o), EOPNOTSUPP, "unknown option");
+    t_hwpt(fd, id, ioas, 0, 0, NULL, 0, &hwpt);
+    sd.hwpt_id = hwpt;
+    OK_ERR(ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), EOPNOTSUPP,
+           "dirty tracking on a HWPT without it");
+    sd.flags = 2;
+    OK_ERR(ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &sd), EOPNOTSUPP,
+           "unknown dirty flag");
+    close(dev);
+    close(fd);
+}
+
+int main(void)
+{
+    test_ids_and_sizes();
+    test_map_unmap();
+    test_copy_ranges();
+    test_hw_info();
+    test_hwpt_alloc();
+    test_smmu();
+    test_vtd_invalidate();
+    test_option_dirty();
+    ok(iommufd_sim_live("all") == 0, "no objects leaked by the tests");
+    return tap_done();
+}
