@@ -296,13 +296,72 @@ static int check_zero_tail(uint64_t uptr, size_t from, size_t to)
     return 0;
 }
 
+/*
+ * Field names for the log, one word per 32-bit word after @size: "name"
+ * (u32), "name:64" (u64, two words), "-" / "-:64" skipped (reserved fields
+ * and user pointers).  Tests and the demo read these lines, so ops they
+ * look at are spelled out; the rest are logged as raw hex words.
+ */
+static const struct {
+    const char *name, *fields;
+} log_fields[] = {
+    { "DESTROY", "id" },
+    { "IOAS_ALLOC", "flags out_ioas_id" },
+    { "IOAS_MAP", "flags ioas_id - -:64 length:64 iova:64" },
+    { "IOAS_UNMAP", "ioas_id iova:64 length:64" },
+    { "GET_HW_INFO", "flags dev_id data_len -:64 out_data_type - "
+                     "out_capabilities:64" },
+    { "HWPT_ALLOC", "flags dev_id pt_id out_hwpt_id - data_type data_len "
+                    "-:64 fault_id -" },
+    { "HWPT_INVALIDATE", "hwpt_id -:64 data_type entry_len entry_num -" },
+    { "VIOMMU_ALLOC", "flags type dev_id hwpt_id out_viommu_id" },
+    { "VDEVICE_ALLOC", "viommu_id dev_id out_vdevice_id virt_id:64" },
+};
+
+static size_t format_fields(char *buf, size_t bufsz, const char *fields,
+                            const uint32_t *w, size_t nwords)
+{
+    char spec[128];
+    char *save = NULL, *tok;
+    size_t len = 0, i = 1;
+
+    snprintf(spec, sizeof(spec), "%s", fields);
+    for (tok = strtok_r(spec, " ", &save); tok && i < nwords;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *wide = strstr(tok, ":64");
+        uint64_t v = w[i];
+
+        if (wide) {
+            *wide = 0;
+            v |= i + 1 < nwords ? (uint64_t)w[i + 1] << 32 : 0;
+            i++;
+        }
+        i++;
+        if (strcmp(tok, "-") && len < bufsz) {
+            len += (size_t)snprintf(buf + len, bufsz - len, " %s=0x%llx",
+                                    tok, (unsigned long long)v);
+        }
+    }
+    return len;
+}
+
 static void log_cmd(const IoctlOp *op, const void *cmd, long ret)
 {
     const uint32_t *w = cmd;
-    char args[160] = "";
+    char args[256] = "";
     size_t len = 0;
+    bool named = false;
+    size_t i;
 
-    for (size_t i = 1; i < op->size / 4 && len < sizeof(args) - 12; i++) {
+    for (i = 0; i < sizeof(log_fields) / sizeof(log_fields[0]); i++) {
+        if (!strcmp(log_fields[i].name, op->name)) {
+            format_fields(args, sizeof(args), log_fields[i].fields, w,
+                          op->size / 4);
+            named = true;
+            break;
+        }
+    }
+    for (i = 1; !named && i < op->size / 4 && len < sizeof(args) - 12; i++) {
         len += (size_t)snprintf(args + len, sizeof(args) - len, " %x", w[i]);
     }
     if (ret) {

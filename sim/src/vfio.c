@@ -530,6 +530,8 @@ static long attach_pt(SimDevice *dev, uint64_t arg)
     if (at.argsz < minsz || at.flags) {
         return -EINVAL;
     }
+    sim_log("vfio ATTACH(%s) pt_id=0x%x (was 0x%x)", dev->cfg.name, at.pt_id,
+            dev->attached);
     ret = sim_dev_attach(dev, &at.pt_id);
     if (ret) {
         return ret;
