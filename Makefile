@@ -4,12 +4,13 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo clean distclean help
 
 all: build
 
 help:
 	@echo "make            fetch the base, apply patches/, build QEMU (build/obj)"
+	@echo "make demo       build, then run QEMU with a simulated passthrough device"
 	@echo "make check      apply, build, checkpatch, all tests (what CI runs)"
 	@echo "make export     write the work tree's commits back to patches/"
 	@echo "make apply      re-apply patches/ on base (FORCE=1 discards local work)"
@@ -39,6 +40,9 @@ check-series: deps
 
 sim:
 	@scripts/build-sim.sh
+
+demo: build sim
+	@/usr/bin/python3 scripts/demo.py
 
 clean:
 	rm -rf build/obj build/sim build/series-obj build/test-logs
