@@ -28,15 +28,6 @@
 #define STE_CFG_BYPASS  4
 #define STE_CFG_S1      5
 
-/* SMMUv3 command opcodes a vIOMMU accepts. */
-#define CMD_CFGI_CD      0x05
-#define CMD_CFGI_CD_ALL  0x06
-#define CMD_TLBI_NH_ALL  0x10
-#define CMD_TLBI_NH_ASID 0x11
-#define CMD_TLBI_NH_VA   0x12
-#define CMD_TLBI_NH_VAA  0x13
-#define CMD_TLBI_NSNH_ALL 0x30
-#define CMD_ATC_INV      0x40
 
 static SimDevice *get_dev(SimCtx *ctx, uint32_t id)
 {

@@ -206,3 +206,32 @@ uint64_t sim_iotlb_drop(SimIotlb *t, SimIotlbMatch match, void *opaque)
     t->shifts = shifts;
     return dropped;
 }
+
+void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,
+                   int level, uint64_t addr)
+{
+    r->ok = false;
+    r->code = code;
+    r->stage = stage;
+    r->level = level;
+    r->fault_addr = addr;
+}
+
+bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
+                     SimXlate *out, SimFault *fault)
+{
+    if (!r->ok) {
+        if (fault) {
+            fault->code = r->code;
+            fault->stage = r->stage;
+            fault->level = r->level;
+            fault->write = write;
+            fault->addr = r->fault_addr;
+        }
+        return false;
+    }
+    out->page_size = 1ULL << r->shift;
+    out->ipa = r->pa | (iova & (out->page_size - 1));
+    out->writable = r->writable;
+    return true;
+}

@@ -99,4 +99,24 @@ static inline bool sim_iotlb_overlaps(const SimIotlbEntry *e, uint64_t first,
     return e->va <= last && first <= e_last;
 }
 
+/* Outcome of one stage-1 walk (or of an IOTLB hit), shared by walkers. */
+typedef struct SimWalk {
+    bool ok;
+    enum sim_fault_code code;   /* when !ok */
+    int stage;
+    int level;
+    uint64_t fault_addr;
+    uint64_t pa;                /* leaf output base */
+    unsigned shift;             /* leaf size */
+    bool writable;
+    bool global;                /* SMMUv3: nG == 0 */
+    unsigned level_ok;          /* SMMUv3: leaf level on success */
+} SimWalk;
+
+void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,
+                   int level, uint64_t addr);
+/* Turn a walk into the caller's result or fault; returns r->ok. */
+bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
+                     SimXlate *out, SimFault *fault);
+
 #endif

@@ -118,6 +118,16 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
  * before calling this.
  */
 int sim_smmu_invalidate(SimSmmuCache *c, const uint64_t cmd[2]);
+
+/* SMMUv3 command opcodes (word0 bits 7:0) a vIOMMU accepts. */
+#define CMD_CFGI_CD         0x05
+#define CMD_CFGI_CD_ALL     0x06
+#define CMD_TLBI_NH_ALL     0x10
+#define CMD_TLBI_NH_ASID    0x11
+#define CMD_TLBI_NH_VA      0x12
+#define CMD_TLBI_NH_VAA     0x13
+#define CMD_TLBI_NSNH_ALL   0x30
+#define CMD_ATC_INV         0x40
 const SimIotlbStats *sim_smmu_stats(const SimSmmuCache *c);
 
 /* Drop every cached entry that was filled for @vsid (vDEVICE destroyed). */

@@ -122,15 +122,6 @@
 #define DESC_APTABLE0       (1ULL << 61)    /* no EL0 access below */
 #define DESC_APTABLE1       (1ULL << 62)    /* read-only below */
 
-/* Commands */
-#define CMD_CFGI_CD         0x05
-#define CMD_CFGI_CD_ALL     0x06
-#define CMD_TLBI_NH_ALL     0x10
-#define CMD_TLBI_NH_ASID    0x11
-#define CMD_TLBI_NH_VA      0x12
-#define CMD_TLBI_NH_VAA     0x13
-#define CMD_TLBI_NSNH_ALL   0x30
-#define CMD_ATC_INV         0x40
 
 /* ID registers */
 #define IDR0_ASID16         (1u << 12)
@@ -173,29 +164,6 @@ struct SimSmmuCache {
     SimIotlbStats stats;
 };
 
-/* Outcome of resolving one transaction. */
-typedef struct SmmuResult {
-    bool ok;
-    enum sim_fault_code code;
-    int stage;
-    int level;
-    uint64_t fault_addr;
-    uint64_t pa;            /* leaf output base */
-    unsigned shift;
-    bool writable;
-    bool global;
-    unsigned level_ok;      /* leaf level on success */
-} SmmuResult;
-
-static void res_fail(SmmuResult *r, enum sim_fault_code code, int stage,
-                     int level, uint64_t addr)
-{
-    r->ok = false;
-    r->code = code;
-    r->stage = stage;
-    r->level = level;
-    r->fault_addr = addr;
-}
 
 static unsigned oas_bits(unsigned field)
 {
@@ -327,7 +295,7 @@ static bool cd_decode(const SimSmmuCache *c, uint64_t w0, uint64_t w1,
  */
 static bool cd_fetch(const SimSmmuCache *c, const SimS2 *s2, uint64_t ctxptr,
                      unsigned fmt, unsigned cdmax, uint32_t idx, SmmuCd *cd,
-                     SmmuResult *r, uint64_t iova)
+                     SimWalk *r, uint64_t iova)
 {
     uint64_t cd_addr, raw[CD_SIZE / 8], fipa;
     enum sim_fault_code f;
@@ -341,12 +309,12 @@ static bool cd_fetch(const SimSmmuCache *c, const SimS2 *s2, uint64_t ctxptr,
 
         f = sim_s2_read(s2, l1addr, &l1, sizeof(l1), &fipa);
         if (f != SIM_FAULT_NONE) {
-            res_fail(r, f, 2, 0, fipa);
+            sim_walk_fail(r, f, 2, 0, fipa);
             return false;
         }
         l1 = sim_le64(l1);
         if (!(l1 & 1)) {
-            res_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+            sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
             return false;
         }
         cd_addr = (l1 & sim_mask(51, 12)) +
@@ -355,11 +323,11 @@ static bool cd_fetch(const SimSmmuCache *c, const SimS2 *s2, uint64_t ctxptr,
 
     f = sim_s2_read(s2, cd_addr, raw, sizeof(raw), &fipa);
     if (f != SIM_FAULT_NONE) {
-        res_fail(r, f, 2, 0, fipa);
+        sim_walk_fail(r, f, 2, 0, fipa);
         return false;
     }
     if (!cd_decode(c, sim_le64(raw[0]), sim_le64(raw[1]), cd)) {
-        res_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+        sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
         return false;
     }
     return true;
@@ -408,7 +376,7 @@ static bool block_allowed(unsigned gshift, int level, unsigned oas)
 
 /* VMSAv8-64 stage-1 walk of TTB0.  Reads only; @va already TBI-stripped. */
 static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
-                    bool write, SmmuResult *r)
+                    bool write, SimWalk *r)
 {
     unsigned g = cd->gshift, stride, va_bits, nlevels, top_bits;
     uint64_t table, align;
@@ -416,13 +384,13 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
     int start;
 
     if (cd->epd0) {
-        res_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, 0, va);
+        sim_walk_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, 0, va);
         return;
     }
     stride = g - 3;
     va_bits = 64 - cd->t0sz;
     if (va >> va_bits) {
-        res_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, 0, va);
+        sim_walk_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, 0, va);
         return;
     }
     nlevels = (va_bits - g + stride - 1) / stride;
@@ -444,19 +412,19 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
 
         f = sim_s2_read(s2, eaddr, &desc, sizeof(desc), &fipa);
         if (f != SIM_FAULT_NONE) {
-            res_fail(r, f, 2, level, fipa);
+            sim_walk_fail(r, f, 2, level, fipa);
             return;
         }
         desc = sim_le64(desc);
 
         if (!(desc & DESC_VALID)) {
-            res_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, level, va);
             return;
         }
         if (level < 3 && (desc & DESC_TABLE)) {
             oa = desc_oa(desc, g, cd->oas);
             if (oa >> cd->oas) {
-                res_fail(r, SIM_FAULT_S1_ADDR_SIZE, 1, level, va);
+                sim_walk_fail(r, SIM_FAULT_S1_ADDR_SIZE, 1, level, va);
                 return;
             }
             if (!cd->had0) {
@@ -469,22 +437,22 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
         /* Leaf: page (level 3, 0b11) or block (0b01). */
         if ((level == 3 && !(desc & DESC_TABLE)) ||
             (level < 3 && !block_allowed(g, level, cd->oas))) {
-            res_fail(r, SIM_FAULT_S1_RESERVED, 1, level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, level, va);
             return;
         }
         oa = desc_oa(desc, g, cd->oas) & ~((1ULL << lshift) - 1);
         if (oa >> cd->oas) {
-            res_fail(r, SIM_FAULT_S1_ADDR_SIZE, 1, level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_ADDR_SIZE, 1, level, va);
             return;
         }
         if (!(desc & DESC_AF) && !cd->affd) {
-            res_fail(r, SIM_FAULT_S1_ACCESS_FLAG, 1, level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_ACCESS_FLAG, 1, level, va);
             return;
         }
         ap_no_el0 |= !(desc & DESC_AP1);
         ap_ro |= !!(desc & DESC_AP2);
         if (ap_no_el0 || (write && ap_ro)) {
-            res_fail(r, SIM_FAULT_S1_PERM, 1, level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_PERM, 1, level, va);
             return;
         }
         r->ok = true;
@@ -496,7 +464,7 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
         return;
     }
     /* Not reached: level 3 always ends the walk. */
-    res_fail(r, SIM_FAULT_S1_RESERVED, 1, 3, va);
+    sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, 3, va);
 }
 
 /* ---- Full resolution ---- */
@@ -509,7 +477,7 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
 static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
                          uint32_t vsid, const SimS2 *s2, bool ssv,
                          uint32_t ssid, uint64_t iova, bool write,
-                         bool cached, SmmuResult *r, bool *tlb_hit,
+                         bool cached, SimWalk *r, bool *tlb_hit,
                          bool *cd_hit)
 {
     uint64_t w0 = sim_le64(ste[0]), w1 = sim_le64(ste[1]);
@@ -525,20 +493,20 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
     *cd_hit = false;
 
     if (!(w0 & STE0_V)) {
-        res_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
+        sim_walk_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
         return;
     }
     cfg = (unsigned)sim_bits(w0, 3, 1);
     switch (cfg) {
     case STE_CFG_ABORT:
-        res_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
+        sim_walk_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
         return;
     case STE_CFG_BYPASS:
         goto bypass;
     case STE_CFG_S1:
         break;
     default:
-        res_fail(r, SIM_FAULT_BAD_STE, 0, 0, iova);
+        sim_walk_fail(r, SIM_FAULT_BAD_STE, 0, 0, iova);
         return;
     }
 
@@ -549,7 +517,7 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
 
     if (cdmax == 0) {
         if (ssv) {
-            res_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+            sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
             return;
         }
         idx = 0;
@@ -557,18 +525,18 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
         if (fmt == 0x3 || cdmax > sim_bits(c->idr[1], 10, 6) ||
             (fmt != STE_S1FMT_LINEAR && !(c->idr[0] & IDR0_CD2L)) ||
             s1dss == 0x3) {
-            res_fail(r, SIM_FAULT_BAD_STE, 0, 0, iova);
+            sim_walk_fail(r, SIM_FAULT_BAD_STE, 0, 0, iova);
             return;
         }
         if (ssv) {
             if (ssid >> cdmax ||
                 (ssid == 0 && s1dss == STE_S1DSS_SSID0)) {
-                res_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+                sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
                 return;
             }
             idx = ssid;
         } else if (s1dss == STE_S1DSS_TERMINATE) {
-            res_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
+            sim_walk_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
             return;
         } else if (s1dss == STE_S1DSS_BYPASS) {
             goto bypass;
@@ -618,7 +586,7 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
         c->stats.hits++;
         *tlb_hit = true;
         if (write && !e->writable) {
-            res_fail(r, SIM_FAULT_S1_PERM, 1, e->level, va);
+            sim_walk_fail(r, SIM_FAULT_S1_PERM, 1, e->level, va);
             return;
         }
         r->ok = true;
@@ -655,7 +623,7 @@ bypass:
     r->writable = true;
 }
 
-static bool smmu_same(const SmmuResult *a, const SmmuResult *b)
+static bool smmu_same(const SimWalk *a, const SimWalk *b)
 {
     if (a->ok != b->ok) {
         return false;
@@ -673,7 +641,7 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
                         uint64_t iova, bool write, SimXlate *out,
                         SimFault *fault)
 {
-    SmmuResult res;
+    SimWalk res;
     bool tlb_hit, cd_hit;
     SimXlate dummy;
 
@@ -689,7 +657,7 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
                  &tlb_hit, &cd_hit);
     out->hit = tlb_hit;
     if (tlb_hit || cd_hit) {
-        SmmuResult shadow;
+        SimWalk shadow;
         bool h, ch;
 
         smmu_resolve(c, ste, vsid, s2, ssv, ssid, iova, write, false,
@@ -700,20 +668,7 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
         }
     }
 
-    if (!res.ok) {
-        if (fault) {
-            fault->code = res.code;
-            fault->stage = res.stage;
-            fault->level = res.level;
-            fault->write = write;
-            fault->addr = res.fault_addr;
-        }
-        return false;
-    }
-    out->page_size = 1ULL << res.shift;
-    out->ipa = res.pa | (iova & (out->page_size - 1));
-    out->writable = res.writable;
-    return true;
+    return sim_walk_finish(&res, iova, write, out, fault);
 }
 
 /* ---- Invalidation ---- */

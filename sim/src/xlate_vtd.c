@@ -81,17 +81,6 @@ struct SimVtdS1 {
     SimIotlbStats stats;
 };
 
-/* Result of one table walk (or of an IOTLB hit). */
-typedef struct VtdResult {
-    bool ok;
-    enum sim_fault_code code;   /* when !ok */
-    int stage;
-    int level;
-    uint64_t fault_addr;
-    uint64_t pa;                /* leaf output base */
-    unsigned shift;             /* leaf size */
-    bool writable;
-} VtdResult;
 
 SimVtdS1 *sim_vtd_s1_new(uint64_t flags, uint64_t pgtbl_addr,
                          uint32_t addr_width, uint64_t cap, uint64_t ecap)
@@ -143,16 +132,6 @@ static bool vtd_canonical(const SimVtdS1 *s1, uint64_t iova)
     return top == 0 || top == (~0ULL >> (s1->aw - 1));
 }
 
-static void vtd_fail(VtdResult *r, enum sim_fault_code code, int stage,
-                     int level, uint64_t addr)
-{
-    r->ok = false;
-    r->code = code;
-    r->stage = stage;
-    r->level = level;
-    r->fault_addr = addr;
-}
-
 /* Apply the privilege rules to accumulated R/W and U/S bits. */
 static bool vtd_check_perm(const SimVtdS1 *s1, bool rw_all, bool us_all,
                            bool write, bool *writable)
@@ -175,7 +154,7 @@ static bool vtd_check_perm(const SimVtdS1 *s1, bool rw_all, bool us_all,
  * reads only, never caches.  The input address is assumed canonical.
  */
 static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
-                     bool write, VtdResult *r)
+                     bool write, SimWalk *r)
 {
     uint64_t table = s1->pgtbl;
     bool rw_all = true, us_all = true;
@@ -184,7 +163,7 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
     memset(r, 0, sizeof(*r));
     if (s1->oaw < 52 && (table & addr_rsvd)) {
         /* Root pointer beyond the output width: treat like a bad entry. */
-        vtd_fail(r, SIM_FAULT_S1_RESERVED, 1, s1->levels, iova);
+        sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, s1->levels, iova);
         return;
     }
 
@@ -198,30 +177,30 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
 
         f = sim_s2_read(s2, eaddr, &raw, sizeof(raw), &fipa);
         if (f != SIM_FAULT_NONE) {
-            vtd_fail(r, f, 2, level, fipa);
+            sim_walk_fail(r, f, 2, level, fipa);
             return;
         }
         pte = sim_le64(raw);
 
         if (!(pte & VTD_PTE_P)) {
-            vtd_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, level, iova);
+            sim_walk_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, level, iova);
             return;
         }
         if (s1->oaw < 52 && (pte & addr_rsvd)) {
-            vtd_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
+            sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
             return;
         }
 
         leaf = level == 1;
         if (pte & VTD_PTE_PS) {
             if (level >= 4 || (level == 3 && !s1->fs1gp)) {
-                vtd_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
+                sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
                 return;
             }
             if (level == 3 || level == 2) {
                 /* Large page: address bits shift-1..13 are reserved. */
                 if (pte & sim_mask(shift - 1, 13)) {
-                    vtd_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
+                    sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, level, iova);
                     return;
                 }
                 leaf = true;
@@ -236,7 +215,7 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
             bool writable = false;
 
             if (!vtd_check_perm(s1, rw_all, us_all, write, &writable)) {
-                vtd_fail(r, SIM_FAULT_S1_PERM, 1, level, iova);
+                sim_walk_fail(r, SIM_FAULT_S1_PERM, 1, level, iova);
                 return;
             }
             r->ok = true;
@@ -249,10 +228,10 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
         table = pte & sim_mask(51, VTD_PAGE_SHIFT);
     }
     /* Not reached: level 1 is always a leaf. */
-    vtd_fail(r, SIM_FAULT_S1_RESERVED, 1, 1, iova);
+    sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, 1, iova);
 }
 
-static bool vtd_same(const VtdResult *a, const VtdResult *b)
+static bool vtd_same(const SimWalk *a, const SimWalk *b)
 {
     if (a->ok != b->ok) {
         return false;
@@ -270,7 +249,7 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
                           SimFault *fault)
 {
     const SimIotlbEntry *e;
-    VtdResult res;
+    SimWalk res;
     SimXlate dummy;
 
     if (!out) {
@@ -282,19 +261,19 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
     }
 
     if (!vtd_canonical(s1, iova)) {
-        vtd_fail(&res, SIM_FAULT_S1_ADDR_SIZE, 1, s1->levels, iova);
+        sim_walk_fail(&res, SIM_FAULT_S1_ADDR_SIZE, 1, s1->levels, iova);
         goto done;
     }
 
     e = sim_iotlb_lookup(&s1->tlb, pasid, iova);
     if (e) {
-        VtdResult shadow;
+        SimWalk shadow;
 
         s1->stats.hits++;
         out->hit = true;
         memset(&res, 0, sizeof(res));
         if (write && !e->writable) {
-            vtd_fail(&res, SIM_FAULT_S1_PERM, 1, e->level, iova);
+            sim_walk_fail(&res, SIM_FAULT_S1_PERM, 1, e->level, iova);
         } else {
             res.ok = true;
             res.pa = e->pa;
@@ -325,20 +304,7 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
     }
 
 done:
-    if (!res.ok) {
-        if (fault) {
-            fault->code = res.code;
-            fault->stage = res.stage;
-            fault->level = res.level;
-            fault->write = write;
-            fault->addr = res.fault_addr;
-        }
-        return false;
-    }
-    out->page_size = 1ULL << res.shift;
-    out->ipa = res.pa | (iova & (out->page_size - 1));
-    out->writable = res.writable;
-    return true;
+    return sim_walk_finish(&res, iova, write, out, fault);
 }
 
 typedef struct VtdInvRange {
