@@ -19,6 +19,9 @@ CONFIGURE_ARGS=(
 )
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths below the checkout are hashed relative to it, so that a fresh clone
+# elsewhere (CI) hits the cache a previous build filled.
+export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
 command -v ccache >/dev/null || die "ccache not found: run 'make deps'"
 
 sig=$(printf '%s\n' "${CONFIGURE_ARGS[@]}")

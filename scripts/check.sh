@@ -9,7 +9,8 @@ set -euo pipefail
 "$TOP/scripts/fetch-base.sh"
 "$TOP/scripts/apply.sh"
 
-qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" | awk 'NF { split($1, a, "/"); print "tests/qtest/" a[2] }' | sort -u)
+qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests.txt" |
+         awk 'NF { split($1, a, "/"); print "tests/qtest/" a[2] }' | sort -u)
 # shellcheck disable=SC2086
 "$TOP/scripts/build.sh" $qtests
 
@@ -23,6 +24,7 @@ for p in "$PATCHES"/*.patch; do
     args+=(--exe "checkpatch/$(basename "$p")" "$TOP/scripts/checkpatch.sh" "$p")
 done
 args+=(--base-qtests "$TOP/tests/base-qtests.txt")
+args+=(--series-qtests "$TOP/tests/series-qtests.txt")
 # The project's own tests: tests/<group>/test-*.{sh,py}, TAP on stdout.
 for t in "$TOP"/tests/*/test-*.sh "$TOP"/tests/*/test-*.py; do
     [ -e "$t" ] || continue

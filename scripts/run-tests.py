@@ -104,7 +104,7 @@ def meson_tests(builddir=OBJ):
     return {t["name"]: t for t in tests}
 
 
-def base_qtests(totals, listfile):
+def base_qtests(totals, listfile, extra_env=None):
     tests = meson_tests()
     for line in open(listfile):
         line = line.split("#", 1)[0].strip()
@@ -121,7 +121,9 @@ def base_qtests(totals, listfile):
         argv = list(t["cmd"]) + filters
         if "--tap" not in argv:
             argv.append("--tap")
-        run_one(totals, key, argv, env=t.get("env") or {},
+        env = dict(t.get("env") or {})
+        env.update(extra_env or {})
+        run_one(totals, key, argv, env=env,
                 cwd=t.get("workdir") or OBJ, timeout=t.get("timeout") or 900)
 
 
@@ -133,6 +135,11 @@ def main():
         kind = args.pop(0)
         if kind == "--base-qtests":
             base_qtests(totals, args.pop(0))
+        elif kind == "--series-qtests":
+            # qtests the series adds; they drive QEMU on the simulator
+            base_qtests(totals, args.pop(0), {
+                "IOMMUFD_SIM_LIB": os.path.join(BUILD, "sim",
+                                                "libiommufd-sim.so")})
         elif kind == "--meson-tests":
             # every test registered in a meson build directory (the simulator)
             builddir = args.pop(0)
