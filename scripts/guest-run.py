@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Boot the demo guest (scripts/guest-build.sh) on the patched QEMU with a
+simulated passthrough device, run the simdma workload, and collect what
+happened on both sides.
+
+  guest-run.py [--mode none|shadow|nested] [--iterations N] [--json]
+
+Modes:
+  none    no vIOMMU: DMA addresses are guest physical addresses
+  shadow  intel-iommu caching-mode=on: QEMU mirrors every guest map/unmap
+          into the host with IOAS_MAP/IOAS_UNMAP
+  nested  intel-iommu x-scalable-mode=on,x-flts=on: the guest's first-stage
+          table is nested on VFIO's stage 2; QEMU forwards invalidations
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / 'tests' / 'lib'))
+import qemutest  # noqa: E402
+
+VIOMMU = {
+    'none': [],
+    'shadow': ['-device', 'intel-iommu,intremap=on,caching-mode=on'],
+    'nested': ['-device', 'intel-iommu,intremap=on,caching-mode=on,'
+               'x-scalable-mode=on,x-flts=on'],
+}
+CMDLINE = {
+    'none': '',
+    'shadow': 'intel_iommu=on iommu.strict=1',
+    'nested': 'intel_iommu=on,sm_on iommu.strict=1',
+}
+
+
+def run(mode, iterations, timeout=900):
+    guest = TOP / 'build' / 'guest'
+    for f in ('vmlinuz', 'initrd.gz'):
+        if not (guest / f).exists():
+            sys.exit('guest-run: %s missing; run scripts/guest-build.sh'
+                     % (guest / f))
+    with tempfile.TemporaryDirectory(prefix='guest-') as tmp:
+        fd = qemutest.device_memfd('iommu=vtd\nname=demo\n')
+        env = dict(os.environ)
+        env['LD_PRELOAD'] = qemutest.default_sim_lib()
+        env['IOMMUFD_SIM_REPORT'] = os.path.join(tmp, 'report')
+        env['IOMMUFD_SIM_LOG'] = os.path.join(tmp, 'log')
+        append = ('console=ttyS0 quiet panic=-1 %s simdma.iterations=%d'
+                  % (CMDLINE[mode], iterations))
+        args = [qemutest.default_qemu(),
+                '-M', 'q35,kernel-irqchip=split', '-m', '512M',
+                '-accel', 'tcg', '-display', 'none', '-serial', 'stdio',
+                '-no-reboot', '-kernel', str(guest / 'vmlinuz'),
+                '-initrd', str(guest / 'initrd.gz'), '-append', append] + \
+            VIOMMU[mode] + [
+                '-object', 'iommufd,id=iommufd0',
+                '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1',
+                '-device', 'vfio-pci,iommufd=iommufd0,fd=%d,bus=rp0' % fd]
+        start = time.monotonic()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            proc = subprocess.run(args, env=env, pass_fds=[fd],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+            out, rc = proc.stdout.decode(errors='replace'), proc.returncode
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b'').decode(errors='replace')
+            rc = 'timeout'
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        os.close(fd)
+        wall = time.monotonic() - start
+        try:
+            rep = qemutest.read_report(env['IOMMUFD_SIM_REPORT'])
+        except OSError:
+            rep = {}
+        try:
+            with open(env['IOMMUFD_SIM_LOG']) as f:
+                log = f.read().splitlines()
+        except OSError:
+            log = []
+    res = {'mode': mode, 'rc': rc, 'wall_s': round(wall, 1),
+           'qemu_cpu_s': round((after.ru_utime - before.ru_utime) +
+                               (after.ru_stime - before.ru_stime), 2),
+           'console': out, 'report': rep}
+    for line in out.splitlines():
+        m = re.search(r'simdma: (result|device) (.*)', line)
+        if m:
+            for k, v in re.findall(r'(\w+)=(\d+)', m.group(2)):
+                res[k] = int(v)
+    res['nested_hwpts'] = sum(1 for line in log
+                              if line.startswith('iommufd HWPT_ALLOC') and
+                              'data_type=0x1' in line and
+                              line.endswith('-> 0'))
+    return res
+
+
+def summary(r):
+    rep = r['report']
+    lines = [
+        'mode %s: QEMU exit %s, %.1f s wall, %.2f s QEMU CPU'
+        % (r['mode'], r['rc'], r['wall_s'], r['qemu_cpu_s']),
+        '  guest: %s cycles, %s mismatches, %s faults, %s timeouts, '
+        '%s ops/s' % (r.get('cycles', '?'), r.get('mismatches', '?'),
+                      r.get('faults', '?'), r.get('timeouts', '?'),
+                      r.get('ops_per_s', '?')),
+        '  host: %d IOAS_MAP, %d IOAS_UNMAP, %d HWPT_INVALIDATE calls with '
+        '%d entries, %d nested HWPTs, IOTLB %d hits / %d misses, '
+        '%d host objects left'
+        % (rep.get('ioctl.IOAS_MAP', 0), rep.get('ioctl.IOAS_UNMAP', 0),
+           rep.get('inv.calls', 0), rep.get('inv.entries', 0),
+           r['nested_hwpts'], rep.get('iotlb.hits', 0),
+           rep.get('iotlb.misses', 0), rep.get('live.all', -1)),
+    ]
+    return '\n'.join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--mode', choices=sorted(VIOMMU), default='nested')
+    ap.add_argument('--iterations', type=int, default=10000)
+    ap.add_argument('--json', action='store_true')
+    ap.add_argument('--console', action='store_true',
+                    help='print the guest console')
+    a = ap.parse_args()
+    r = run(a.mode, a.iterations)
+    if a.console:
+        print(r['console'])
+    if a.json:
+        print(json.dumps({k: v for k, v in r.items() if k != 'console'}))
+    else:
+        print(summary(r))
+    ok = (r['rc'] == 0 and r.get('cycles') == a.iterations and
+          r.get('mismatches') == 0 and r.get('faults') == 0 and
+          r.get('timeouts') == 0)
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
