@@ -18,7 +18,6 @@ import json
 import os
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,26 +54,32 @@ def run(mode, iterations, timeout=900):
         env['IOMMUFD_SIM_LOG'] = os.path.join(tmp, 'log')
         append = ('console=ttyS0 quiet panic=-1 %s simdma.iterations=%d'
                   % (CMDLINE[mode], iterations))
-        args = [qemutest.default_qemu(),
-                '-M', 'q35,kernel-irqchip=split', '-m', '512M',
-                '-accel', 'tcg', '-display', 'none', '-serial', 'stdio',
-                '-no-reboot', '-kernel', str(guest / 'vmlinuz'),
+        args = ['-M', 'q35,kernel-irqchip=split', '-m', '512M',
+                '-accel', 'tcg', '-serial', 'stdio',
+                '-kernel', str(guest / 'vmlinuz'),
                 '-initrd', str(guest / 'initrd.gz'), '-append', append] + \
             VIOMMU[mode] + [
                 '-object', 'iommufd,id=iommufd0',
                 '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1',
-                '-device', 'vfio-pci,iommufd=iommufd0,fd=%d,bus=rp0' % fd]
+                '-device', 'vfio-pci,id=pt0,iommufd=iommufd0,fd=%d,bus=rp0'
+                % fd]
         start = time.monotonic()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        q = qemutest.Qemu(args, env=env, pass_fds=[fd], qtest=False)
+        rc, unplugged = 'error', False
         try:
-            proc = subprocess.run(args, env=env, pass_fds=[fd],
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
-            out, rc = proc.stdout.decode(errors='replace'), proc.returncode
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b'').decode(errors='replace')
-            rc = 'timeout'
+            q.start()
+            q.wait_output('guest: done', timeout)
+            # the guest's pciehp/ACPI hotplug driver completes the unplug
+            q.qmp_cmd('device_del', id='pt0')
+            q.wait_event('DEVICE_DELETED', timeout=60,
+                         match=lambda e: e['data'].get('device') == 'pt0')
+            unplugged = True
+        except qemutest.QemuError as e:
+            print('guest-run: %s' % e, file=sys.stderr)
+        finally:
+            rc = q.quit()
+            out = q.stderr()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         os.close(fd)
         wall = time.monotonic() - start
@@ -87,7 +92,8 @@ def run(mode, iterations, timeout=900):
                 log = f.read().splitlines()
         except OSError:
             log = []
-    res = {'mode': mode, 'rc': rc, 'wall_s': round(wall, 1),
+    res = {'mode': mode, 'rc': rc, 'unplugged': unplugged,
+           'wall_s': round(wall, 1),
            'qemu_cpu_s': round((after.ru_utime - before.ru_utime) +
                                (after.ru_stime - before.ru_stime), 2),
            'console': out, 'report': rep}
@@ -106,8 +112,9 @@ def run(mode, iterations, timeout=900):
 def summary(r):
     rep = r['report']
     lines = [
-        'mode %s: QEMU exit %s, %.1f s wall, %.2f s QEMU CPU'
-        % (r['mode'], r['rc'], r['wall_s'], r['qemu_cpu_s']),
+        'mode %s: QEMU exit %s, %.1f s wall, %.2f s QEMU CPU, device %s'
+        % (r['mode'], r['rc'], r['wall_s'], r['qemu_cpu_s'],
+           'hot-unplugged' if r['unplugged'] else 'NOT unplugged'),
         '  guest: %s cycles, %s mismatches, %s faults, %s timeouts, '
         '%s ops/s' % (r.get('cycles', '?'), r.get('mismatches', '?'),
                       r.get('faults', '?'), r.get('timeouts', '?'),
@@ -138,7 +145,9 @@ def main():
         print(json.dumps({k: v for k, v in r.items() if k != 'console'}))
     else:
         print(summary(r))
-    ok = (r['rc'] == 0 and r.get('cycles') == a.iterations and
+    ok = (r['rc'] == 0 and r['unplugged'] and
+          r['report'].get('live.all') == 0 and
+          r.get('cycles') == a.iterations and
           r.get('mismatches') == 0 and r.get('faults') == 0 and
           r.get('timeouts') == 0)
     return 0 if ok else 1

@@ -70,12 +70,14 @@ class QemuError(Exception):
 
 
 class Qemu:
-    def __init__(self, args, qemu=None, env=None, pass_fds=(), timeout=30):
+    def __init__(self, args, qemu=None, env=None, pass_fds=(), timeout=30,
+                 qtest=True):
         self.qemu = qemu or default_qemu()
         self.args = list(args)
         self.env = dict(os.environ if env is None else env)
         self.pass_fds = tuple(pass_fds)
         self.timeout = timeout
+        self.use_qtest = qtest          # False: a real guest runs (TCG)
         self.dir = tempfile.mkdtemp(prefix='qemutest-')
         self.log_path = os.path.join(self.dir, 'qemu.log')
         self.events = []
@@ -93,31 +95,50 @@ class Qemu:
         return s, path
 
     def start(self):
-        qt_l, qt_path = self._listen('qtest.sock')
         qmp_l, qmp_path = self._listen('qmp.sock')
         cmd = [self.qemu, '-display', 'none', '-nodefaults',
-               '-accel', 'qtest', '-qtest', 'unix:' + qt_path,
-               '-qtest-log', '/dev/null',
                '-chardev', 'socket,path=%s,id=qmp0' % qmp_path,
-               '-mon', 'chardev=qmp0,mode=control'] + self.args
+               '-mon', 'chardev=qmp0,mode=control']
+        if self.use_qtest:
+            qt_l, qt_path = self._listen('qtest.sock')
+            cmd += ['-accel', 'qtest', '-qtest', 'unix:' + qt_path,
+                    '-qtest-log', '/dev/null']
+        cmd += self.args
         self.log = open(self.log_path, 'w')
         self.proc = subprocess.Popen(cmd, env=self.env, pass_fds=self.pass_fds,
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log)
         try:
-            self.qt, _ = qt_l.accept()
+            if self.use_qtest:
+                self.qt, _ = qt_l.accept()
+                self.qt.settimeout(self.timeout)
             self.qmp, _ = qmp_l.accept()
         except socket.timeout:
             self.kill()
             raise QemuError('QEMU did not connect:\n' + self.stderr())
         finally:
-            qt_l.close()
+            if self.use_qtest:
+                qt_l.close()
             qmp_l.close()
-        self.qt.settimeout(self.timeout)
         self.qmp.settimeout(self.timeout)
         self._qmp_recv()                        # greeting
         self.qmp_cmd('qmp_capabilities')
         return self
+
+    def wait_output(self, text, timeout):
+        """Wait until QEMU's stdout/stderr (e.g. a serial console on
+        stdio) contains @text; returns the output so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.stderr()
+            if text in out:
+                return out
+            if self.proc.poll() is not None:
+                raise QemuError('QEMU exited (%s) before "%s":\n%s'
+                                % (self.proc.returncode, text, out[-2000:]))
+            if time.monotonic() > deadline:
+                raise QemuError('timeout waiting for "%s"' % text)
+            time.sleep(0.2)
 
     def stderr(self):
         try:
