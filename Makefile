@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo guest bench clean distclean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make apply      re-apply patches/ on base (FORCE=1 discards local work)"
 	@echo "make check-series  build and checkpatch after every patch"
 	@echo "make sim        build the iommufd simulator (build/sim)"
+	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
 
 deps:
 	@scripts/deps.sh
@@ -43,6 +44,14 @@ sim:
 
 demo: build sim
 	@/usr/bin/python3 scripts/demo.py
+
+# The demo guest: Debian's kernel, the simdma module, an initramfs.
+guest: deps
+	@scripts/guest-build.sh
+
+# Shadow vs nested with a real guest; writes docs/bench.md.
+bench: build sim guest
+	@/usr/bin/python3 scripts/bench.py
 
 clean:
 	rm -rf build/obj build/sim build/series-obj build/test-logs
