@@ -54,7 +54,7 @@ bench: build sim guest
 	@/usr/bin/python3 scripts/bench.py
 
 clean:
-	rm -rf build/obj build/sim build/series-obj build/test-logs
+	rm -rf build/obj build/sim build/series build/test-logs
 
 # Also removes the work tree: export your commits first.
 distclean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make check-series`: bisectability.  Applies patches/ one at a time on
-# 'base' in a scratch worktree (build/series-wt, built in build/series-obj)
+# 'base' in a scratch worktree (build/series/qemu, built in build/series/obj:
+# the same relative layout as build/qemu and build/obj, so ccache hits)
 # and, after each patch, runs checkpatch and builds both targets.  Slow (one
 # incremental build per patch; ccache helps), so CI does not run it.
 #   FROM=N  start at patch N (earlier ones are applied without building)
@@ -8,7 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$TOP/scripts/fetch-base.sh"
 
-scratch=$BUILD/series-wt
+scratch=$BUILD/series/qemu
+mkdir -p "$BUILD/series"
 wt_git worktree remove --force "$scratch" >/dev/null 2>&1 || rm -rf "$scratch"
 wt_git worktree prune
 wt_git worktree add -q --detach "$scratch" base
@@ -27,12 +29,12 @@ for p in "$PATCHES"/*.patch; do
         break
     fi
     [ $i -lt "$from" ] && continue
-    log=$BUILD/series-$i.log
+    log=$BUILD/series/patch-$i.log
     ok=yes
     "$TOP/scripts/checkpatch.sh" "$p" > "$log" 2>&1 || true
     grep -q '^ok 1' "$log" || ok="checkpatch errors"
     if [ "$ok" = yes ] &&
-       ! QEMU_WT=$scratch QEMU_OBJ=$BUILD/series-obj "$TOP/scripts/build.sh" >> "$log" 2>&1; then
+       ! QEMU_WT=$scratch QEMU_OBJ=$BUILD/series/obj "$TOP/scripts/build.sh" >> "$log" 2>&1; then
         ok="build failed"
     fi
     if [ "$ok" = yes ]; then
