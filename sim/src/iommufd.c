@@ -410,6 +410,11 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
     }
     ret = sim_fail_check(op->name);
     if (ret) {
+        /* The kernel always reports how many entries it handled: none */
+        if (op->nr == IOMMUFD_CMD_HWPT_INVALIDATE) {
+            ((struct iommu_hwpt_invalidate *)cmd)->entry_num = 0;
+            sim_copy_to_user(arg, cmd, usize < op->size ? usize : op->size);
+        }
         return ret;
     }
     sim_force_respond = false;
