@@ -4,13 +4,14 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo guest bench clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-quick guest bench clean distclean help
 
 all: build
 
 help:
 	@echo "make            fetch the base, apply patches/, build QEMU (build/obj)"
-	@echo "make demo       build, then run QEMU with a simulated passthrough device"
+	@echo "make demo       a Linux guest doing DMA through nested translation"
+	@echo "make demo-quick QEMU with a simulated passthrough device, no guest"
 	@echo "make check      apply, build, checkpatch, all tests (what CI runs)"
 	@echo "make export     write the work tree's commits back to patches/"
 	@echo "make apply      re-apply patches/ on base (FORCE=1 discards local work)"
@@ -42,8 +43,13 @@ check-series: deps
 sim:
 	@scripts/build-sim.sh
 
-demo: build sim
-	@/usr/bin/python3 scripts/demo.py
+# A stock Linux guest doing DMA through nested translation (issue 8).
+demo: build sim guest
+	@/usr/bin/python3 scripts/demo-guest.py
+
+# Seconds, no guest: qtest plays firmware and driver.
+demo-quick: build sim
+	@/usr/bin/python3 scripts/demo-quick.py
 
 # The demo guest: Debian's kernel, the simdma module, an initramfs.
 guest: deps

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make demo: the patched QEMU with a simulated passthrough device.
+"""make demo-quick: the patched QEMU with a simulated passthrough device.
 
 Starts q35 with `-object iommufd -device vfio-pci,fd=N` where the VFIO
 device and /dev/iommu are iommufd-sim (LD_PRELOAD), then plays guest and
