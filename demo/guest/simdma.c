@@ -56,6 +56,13 @@ static unsigned int size = 4096;
 module_param(size, uint, 0444);
 MODULE_PARM_DESC(size, "bytes per transfer");
 
+/*
+ * Cycles rotate through several buffers, so that the IOVAs the DMA API
+ * hands out again and again point at different pages over time: a stale
+ * IOTLB entry then sends the data to the wrong page, which the check sees.
+ */
+#define NBUF 8
+
 struct simdma {
 	struct pci_dev *pdev;
 	void __iomem *bar;
@@ -94,16 +101,18 @@ static void simdma_workload(struct simdma *s)
 {
 	struct device *dev = &s->pdev->dev;
 	unsigned long mismatches = 0, faults = 0, timeouts = 0, maperr = 0;
+	u8 *bufs[2 * NBUF] = { };
 	u8 *src, *dst;
 	ktime_t start;
 	u64 ns;
 	unsigned int i;
 
-	src = kmalloc(size, GFP_KERNEL);
-	dst = kmalloc(size, GFP_KERNEL);
-	if (!src || !dst) {
-		dev_err(dev, "out of memory\n");
-		goto out;
+	for (i = 0; i < 2 * NBUF; i++) {
+		bufs[i] = kmalloc(size, GFP_KERNEL);
+		if (!bufs[i]) {
+			dev_err(dev, "out of memory\n");
+			goto out;
+		}
 	}
 
 	start = ktime_get();
@@ -113,6 +122,8 @@ static void simdma_workload(struct simdma *s)
 		u8 seed = (u8)(i * 7 + 1);
 		unsigned int j;
 
+		src = bufs[2 * (i % NBUF)];
+		dst = bufs[2 * (i % NBUF) + 1];
 		for (j = 0; j < size; j++)
 			src[j] = seed + j;
 		memset(dst, 0, size);
@@ -169,8 +180,8 @@ static void simdma_workload(struct simdma *s)
 		readl(s->bar + REG_INV_SEEN), readl(s->bar + REG_STALE_HITS),
 		readl(s->bar + REG_DOMAIN_KIND));
 out:
-	kfree(src);
-	kfree(dst);
+	for (i = 0; i < 2 * NBUF; i++)
+		kfree(bufs[i]);
 }
 
 static int simdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
