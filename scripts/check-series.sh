@@ -16,7 +16,7 @@ wt_git worktree prune
 wt_git worktree add -q --detach "$scratch" base
 
 from=${FROM:-1}
-i=0 passed=0 failed=0
+i=0 passed=0 failed=0 skipped=0
 echo "1..$(ls "$PATCHES"/*.patch 2>/dev/null | wc -l)"
 for p in "$PATCHES"/*.patch; do
     [ -e "$p" ] || continue
@@ -28,7 +28,11 @@ for p in "$PATCHES"/*.patch; do
         failed=$((failed + 1))
         break
     fi
-    [ $i -lt "$from" ] && continue
+    if [ $i -lt "$from" ]; then
+        echo "ok $i - $name # SKIP applied, not built (FROM=$from)"
+        skipped=$((skipped + 1))
+        continue
+    fi
     log=$BUILD/series/patch-$i.log
     ok=yes
     "$TOP/scripts/checkpatch.sh" "$p" > "$log" 2>&1 || true
@@ -45,5 +49,5 @@ for p in "$PATCHES"/*.patch; do
         failed=$((failed + 1))
     fi
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
