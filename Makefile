@@ -4,13 +4,14 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-quick guest bench clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench clean distclean help
 
 all: build
 
 help:
 	@echo "make            fetch the base, apply patches/, build QEMU (build/obj)"
 	@echo "make demo       a Linux guest doing DMA through nested translation"
+	@echo "make demo-arm64 the same on arm64 behind arm-smmuv3 accel=on"
 	@echo "make demo-quick QEMU with a simulated passthrough device, no guest"
 	@echo "make check      apply, build, checkpatch, all tests (what CI runs)"
 	@echo "make export     write the work tree's commits back to patches/"
@@ -47,13 +48,20 @@ sim:
 demo: build sim guest
 	@/usr/bin/python3 scripts/demo-guest.py
 
+# The same with Debian's arm64 kernel behind arm-smmuv3 accel=on.
+demo-arm64: build sim guest-arm64
+	@/usr/bin/python3 scripts/demo-guest.py --arch arm64
+
 # Seconds, no guest: qtest plays firmware and driver.
 demo-quick: build sim
 	@/usr/bin/python3 scripts/demo-quick.py
 
 # The demo guest: Debian's kernel, the simdma module, an initramfs.
 guest: deps
-	@scripts/guest-build.sh
+	@scripts/guest-build.sh amd64
+
+guest-arm64: deps
+	@scripts/guest-build.sh arm64
 
 # Shadow vs nested with a real guest; writes docs/bench.md.
 bench: build sim guest

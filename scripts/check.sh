@@ -14,7 +14,8 @@ qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests
 # shellcheck disable=SC2086
 "$TOP/scripts/build.sh" $qtests
 
-"$TOP/scripts/guest-build.sh"
+"$TOP/scripts/guest-build.sh" amd64
+"$TOP/scripts/guest-build.sh" arm64
 
 args=()
 if [ -f "$TOP/sim/meson.build" ]; then

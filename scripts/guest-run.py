@@ -3,14 +3,16 @@
 simulated passthrough device, run the simdma workload, and collect what
 happened on both sides.
 
-  guest-run.py [--mode none|shadow|nested] [--iterations N] [--json]
+  guest-run.py [--arch amd64|arm64] [--mode none|shadow|nested]
+               [--iterations N] [--json]
 
-Modes:
+Modes (amd64: q35 + intel-iommu; arm64: virt + arm-smmuv3):
   none    no vIOMMU: DMA addresses are guest physical addresses
-  shadow  intel-iommu caching-mode=on: QEMU mirrors every guest map/unmap
-          into the host with IOAS_MAP/IOAS_UNMAP
-  nested  intel-iommu x-scalable-mode=on,x-flts=on: the guest's first-stage
-          table is nested on VFIO's stage 2; QEMU forwards invalidations
+  shadow  amd64 only, intel-iommu caching-mode=on: QEMU mirrors every guest
+          map/unmap into the host with IOAS_MAP/IOAS_UNMAP
+  nested  the guest's stage-1 table is nested on VFIO's stage 2 and QEMU
+          forwards invalidations: intel-iommu x-scalable-mode=on,x-flts=on,
+          or arm-smmuv3 accel=on on pcie.0
 """
 
 import argparse
@@ -40,32 +42,69 @@ CMDLINE = {
 }
 
 
-def run(mode, iterations, timeout=900):
-    guest = TOP / 'build' / 'guest'
+def jdev(**props):
+    return json.dumps(props, separators=(',', ':'))
+
+
+def machine_args(arch, mode, fd, guest, append):
+    """QEMU arguments for the guest.  On arm64 every -device is JSON:
+    QEMU creates JSON devices after key=value ones, and the vSMMU must
+    exist before the devices on its bus (libvirt writes JSON too)."""
+    if arch == 'amd64':
+        return ['-M', 'q35,kernel-irqchip=split', '-m', '512M',
+                '-accel', 'tcg', '-serial', 'stdio',
+                '-kernel', str(guest / 'vmlinuz'),
+                '-initrd', str(guest / 'initrd.gz'),
+                '-append', 'console=ttyS0 ' + append] + VIOMMU[mode] + [
+            '-object', 'iommufd,id=iommufd0',
+            '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1',
+            '-device', 'vfio-pci,id=pt0,iommufd=iommufd0,fd=%d,bus=rp0'
+            % fd]
+    devs = []
+    if mode == 'nested':
+        devs.append(jdev(driver='arm-smmuv3', id='smmu0',
+                         **{'primary-bus': 'pcie.0', 'accel': True}))
+    elif mode != 'none':
+        sys.exit('guest-run: mode %s is not available on arm64' % mode)
+    devs += [jdev(driver='pcie-root-port', id='rp0', bus='pcie.0',
+                  chassis=1),
+             jdev(driver='vfio-pci', id='pt0', iommufd='iommufd0',
+                  fd=str(fd), bus='rp0')]
+    args = ['-M', 'virt,gic-version=3', '-cpu', 'max', '-m', '512M',
+            '-accel', 'tcg', '-serial', 'stdio',
+            '-kernel', str(guest / 'vmlinuz'),
+            '-initrd', str(guest / 'initrd.gz'),
+            '-append', 'console=ttyAMA0 ' + append,
+            '-object', 'iommufd,id=iommufd0']
+    for d in devs:
+        args += ['-device', d]
+    return args
+
+
+def run(mode, iterations, timeout=900, arch='amd64'):
+    guest = TOP / 'build' / ('guest' if arch == 'amd64' else 'guest-arm64')
     for f in ('vmlinuz', 'initrd.gz'):
         if not (guest / f).exists():
             sys.exit('guest-run: %s missing; run scripts/guest-build.sh'
                      % (guest / f))
     with tempfile.TemporaryDirectory(prefix='guest-') as tmp:
-        fd = qemutest.device_memfd('iommu=vtd\nname=demo\n')
+        fd = qemutest.device_memfd('iommu=%s\nname=demo\n' %
+                                   ('vtd' if arch == 'amd64' else 'smmuv3'))
         env = dict(os.environ)
         env['LD_PRELOAD'] = qemutest.default_sim_lib()
         env['IOMMUFD_SIM_REPORT'] = os.path.join(tmp, 'report')
         env['IOMMUFD_SIM_LOG'] = os.path.join(tmp, 'log')
-        append = ('console=ttyS0 quiet panic=-1 %s simdma.iterations=%d'
-                  % (CMDLINE[mode], iterations))
-        args = ['-M', 'q35,kernel-irqchip=split', '-m', '512M',
-                '-accel', 'tcg', '-serial', 'stdio',
-                '-kernel', str(guest / 'vmlinuz'),
-                '-initrd', str(guest / 'initrd.gz'), '-append', append] + \
-            VIOMMU[mode] + [
-                '-object', 'iommufd,id=iommufd0',
-                '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1',
-                '-device', 'vfio-pci,id=pt0,iommufd=iommufd0,fd=%d,bus=rp0'
-                % fd]
+        append = ('quiet panic=-1 %s simdma.iterations=%d'
+                  % (CMDLINE[mode] if arch == 'amd64' else
+                     'iommu.strict=1', iterations))
+        args = machine_args(arch, mode, fd, guest, append)
         start = time.monotonic()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        q = qemutest.Qemu(args, env=env, pass_fds=[fd], qtest=False)
+        qemu = qemutest.default_qemu()
+        if arch == 'arm64':
+            qemu = qemu.replace('qemu-system-x86_64', 'qemu-system-aarch64')
+        q = qemutest.Qemu(args, qemu=qemu, env=env, pass_fds=[fd],
+                          qtest=False)
         rc, unplugged = 'error', False
         try:
             q.start()
@@ -92,7 +131,7 @@ def run(mode, iterations, timeout=900):
                 log = f.read().splitlines()
         except OSError:
             log = []
-    res = {'mode': mode, 'rc': rc, 'unplugged': unplugged,
+    res = {'mode': mode, 'arch': arch, 'rc': rc, 'unplugged': unplugged,
            'wall_s': round(wall, 1),
            'qemu_cpu_s': round((after.ru_utime - before.ru_utime) +
                                (after.ru_stime - before.ru_stime), 2),
@@ -102,9 +141,10 @@ def run(mode, iterations, timeout=900):
         if m:
             for k, v in re.findall(r'(\w+)=(\d+)', m.group(2)):
                 res[k] = int(v)
+    # data_type 1: VTD_S1; 2: ARM_SMMUV3 (vSTEs, incl. abort/bypass)
     res['nested_hwpts'] = sum(1 for line in log
                               if line.startswith('iommufd HWPT_ALLOC') and
-                              'data_type=0x1' in line and
+                              re.search(r'data_type=0x[12] ', line) and
                               line.endswith('-> 0'))
     return res
 
@@ -112,8 +152,8 @@ def run(mode, iterations, timeout=900):
 def summary(r):
     rep = r['report']
     lines = [
-        'mode %s: QEMU exit %s, %.1f s wall, %.2f s QEMU CPU, device %s'
-        % (r['mode'], r['rc'], r['wall_s'], r['qemu_cpu_s'],
+        '%s mode %s: QEMU exit %s, %.1f s wall, %.2f s QEMU CPU, device %s'
+        % (r['arch'], r['mode'], r['rc'], r['wall_s'], r['qemu_cpu_s'],
            'hot-unplugged' if r['unplugged'] else 'NOT unplugged'),
         '  guest: %s cycles, %s mismatches, %s faults, %s timeouts, '
         '%s ops/s' % (r.get('cycles', '?'), r.get('mismatches', '?'),
@@ -132,13 +172,14 @@ def summary(r):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--arch', choices=['amd64', 'arm64'], default='amd64')
     ap.add_argument('--mode', choices=sorted(VIOMMU), default='nested')
     ap.add_argument('--iterations', type=int, default=10000)
     ap.add_argument('--json', action='store_true')
     ap.add_argument('--console', action='store_true',
                     help='print the guest console')
     a = ap.parse_args()
-    r = run(a.mode, a.iterations)
+    r = run(a.mode, a.iterations, arch=a.arch)
     if a.console:
         print(r['console'])
     if a.json:

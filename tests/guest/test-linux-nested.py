@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A stock Linux guest (Debian's 6.12 kernel) drives a simulated
 passthrough device through its DMA API behind intel-iommu, in nested and
-in shadow mode (scripts/guest-run.py).  Prints TAP.
+in shadow mode, and on arm64 behind arm-smmuv3 accel=on
+(scripts/guest-run.py).  Prints TAP.
 
 Nested: the guest's intel-iommu driver uses first-stage tables; the device
 must translate through a VT-d nested HWPT, every guest unmap must reach
@@ -57,6 +58,24 @@ def main():
     t.ok(rep.get('ioctl.IOAS_MAP', 0) < 100,
          'nested: guest mappings are not shadowed (%s IOAS_MAP calls)'
          % rep.get('ioctl.IOAS_MAP'))
+    if t.failed:
+        t.diag(r['console'][-3000:])
+
+    r = guest_run.run('nested', CYCLES, arch='arm64')
+    rep = r['report']
+    check_common(t, r, 'arm64 nested', CYCLES)
+    t.ok(r.get('domain') == 5 and r['nested_hwpts'] >= 3,
+         'arm64 nested: device translated through an SMMUv3 S1 nested HWPT '
+         '(domain %s, %d vSTE HWPTs incl. abort/bypass)'
+         % (r.get('domain'), r['nested_hwpts']))
+    t.ok(rep.get('inv.entries', 0) >= 2 * CYCLES,
+         'arm64 nested: every guest unmap reached the host vIOMMU as an '
+         'invalidation (%s entries for %d unmaps)'
+         % (rep.get('inv.entries'), 2 * CYCLES))
+    t.ok(rep.get('ioctl.VIOMMU_ALLOC', 0) == 1
+         and rep.get('ioctl.VDEVICE_ALLOC', 0) >= 1,
+         'arm64 nested: one host vIOMMU and a vDEVICE (%s/%s)'
+         % (rep.get('ioctl.VIOMMU_ALLOC'), rep.get('ioctl.VDEVICE_ALLOC')))
     if t.failed:
         t.diag(r['console'][-3000:])
 

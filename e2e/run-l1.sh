@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Boot the L1 guest of the real-kernel end-to-end test on L0, our QEMU
+# under TCG, emulating a nesting SMMUv3 with QEMU's edu device behind it.
+# The console goes to stdout and to build/e2e/l1-console.log.
+#
+# Environment: QEMU (L0 binary; default build/obj-e2e, else build/obj),
+# TIMEOUT (seconds, default 300), APPEND (extra kernel arguments, e.g.
+# "e2e.shell" for an interactive shell instead of powering off).
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+OUT=$BUILD/e2e
+KERNEL=${KERNEL:-$OUT/Image}
+INITRD=${INITRD:-$OUT/initramfs.cpio.gz}
+if [ -z "${QEMU:-}" ]; then
+    QEMU=$BUILD/obj-e2e/qemu-system-aarch64
+    [ -x "$QEMU" ] || QEMU=$BUILD/obj/qemu-system-aarch64
+fi
+TIMEOUT=${TIMEOUT:-300}
+LOG=$OUT/l1-console.log
+
+[ -x "$QEMU" ] || die "no L0 QEMU at $QEMU"
+[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run e2e/build-l1-kernel.sh"
+[ -f "$INITRD" ] || die "no initramfs at $INITRD: run e2e/build-l1-initramfs.sh"
+
+# -nic none: the series refuses PCI devices created on pcie.0 before the
+# machine's SMMU, which the default NIC is.
+cmd=("$QEMU"
+     -M virt,gic-version=3,iommu=smmuv3 -cpu max,pauth-impdef=on
+     -smp 2 -m 1G -device edu -nic none
+     -display none -monitor none -serial stdio -no-reboot
+     -kernel "$KERNEL" -initrd "$INITRD"
+     -append "console=ttyAMA0 panic=-1 ${APPEND:-}")
+info "L0: ${cmd[*]}"
+info "console log: $LOG (timeout ${TIMEOUT}s)"
+start=$(date +%s.%N)
+rc=0
+timeout "$TIMEOUT" "${cmd[@]}" 2>&1 | tee "$LOG" || rc=$?
+info "L0 exited with status $rc after $(printf '%.1f' \
+    "$(echo "$(date +%s.%N) - $start" | bc)") s"
+exit "$rc"
