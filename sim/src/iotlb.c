@@ -235,3 +235,16 @@ bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
     out->writable = r->writable;
     return true;
 }
+
+bool sim_walk_same(const SimWalk *a, const SimWalk *b)
+{
+    if (a->ok != b->ok) {
+        return false;
+    }
+    if (!a->ok) {
+        return a->code == b->code && a->stage == b->stage &&
+               a->level == b->level;
+    }
+    return a->pa == b->pa && a->shift == b->shift &&
+           a->writable == b->writable;
+}

@@ -115,6 +115,8 @@ typedef struct SimWalk {
 
 void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,
                    int level, uint64_t addr);
+/* Do two walks agree (the shadow check of an IOTLB hit)? */
+bool sim_walk_same(const SimWalk *a, const SimWalk *b);
 /* Turn a walk into the caller's result or fault; returns r->ok. */
 bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
                      SimXlate *out, SimFault *fault);

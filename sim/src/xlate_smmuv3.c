@@ -623,19 +623,6 @@ bypass:
     r->writable = true;
 }
 
-static bool smmu_same(const SimWalk *a, const SimWalk *b)
-{
-    if (a->ok != b->ok) {
-        return false;
-    }
-    if (!a->ok) {
-        return a->code == b->code && a->stage == b->stage &&
-               a->level == b->level;
-    }
-    return a->pa == b->pa && a->shift == b->shift &&
-           a->writable == b->writable;
-}
-
 bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
                         const SimS2 *s2, bool ssv, uint32_t ssid,
                         uint64_t iova, bool write, SimXlate *out,
@@ -662,7 +649,7 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
 
         smmu_resolve(c, ste, vsid, s2, ssv, ssid, iova, write, false,
                      &shadow, &h, &ch);
-        if (!smmu_same(&res, &shadow)) {
+        if (!sim_walk_same(&res, &shadow)) {
             c->stats.stale_hits++;
             out->stale = true;
         }

@@ -231,19 +231,6 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
     sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, 1, iova);
 }
 
-static bool vtd_same(const SimWalk *a, const SimWalk *b)
-{
-    if (a->ok != b->ok) {
-        return false;
-    }
-    if (!a->ok) {
-        return a->code == b->code && a->stage == b->stage &&
-               a->level == b->level;
-    }
-    return a->pa == b->pa && a->shift == b->shift &&
-           a->writable == b->writable;
-}
-
 bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
                           uint64_t iova, bool write, SimXlate *out,
                           SimFault *fault)
@@ -283,7 +270,7 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
         }
         /* Shadow check: would a fresh walk give the same answer? */
         vtd_walk(s1, s2, iova, write, &shadow);
-        if (!vtd_same(&res, &shadow)) {
+        if (!sim_walk_same(&res, &shadow)) {
             s1->stats.stale_hits++;
             out->stale = true;
         }
