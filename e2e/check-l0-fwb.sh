@@ -18,7 +18,8 @@ out=$( (printf 'readl %#x\nreadl %#x\n' $((SMMU_BASE)) $((SMMU_BASE + 0xc)) |
       timeout 10 "$QEMU" -M virt,gic-version=3,iommu=smmuv3 -cpu max \
           -accel qtest -qtest stdio -display none -nodefaults 2>/dev/null |
       sed -n 's/^OK \(0x[0-9a-f]*\)$/\1/p') || true)
-read -r idr0 idr3 <<< "$(echo $out)"
+idr0=$(sed -n 1p <<< "$out")
+idr3=$(sed -n 2p <<< "$out")
 [ -n "$idr3" ] || die "no answer from the qtest protocol"
 s2p=$(( (idr0 >> 1) & 1 ))
 fwb=$(( (idr3 >> 8) & 1 ))

@@ -25,6 +25,7 @@ LOG=$OUT/l1-console.log
 
 # -nic none: the series refuses PCI devices created on pcie.0 before the
 # machine's SMMU, which the default NIC is.
+# shellcheck disable=SC2054 # the commas are in -M and -cpu values
 cmd=("$QEMU"
      -M virt,gic-version=3,iommu=smmuv3 -cpu max,pauth-impdef=on
      -smp 2 -m 1G -device edu -nic none
@@ -38,4 +39,15 @@ rc=0
 timeout "$TIMEOUT" "${cmd[@]}" 2>&1 | tee "$LOG" || rc=$?
 info "L0 exited with status $rc after $(printf '%.1f' \
     "$(echo "$(date +%s.%N) - $start" | bc)") s"
+# The verdict comes from the console: vfio0 must exist and, when the
+# initramfs has the probe, it must pass.
+if [ "$rc" = 0 ]; then
+    if ! grep -q ' vfio0' "$LOG"; then
+        info "FAIL: no /dev/vfio/devices/vfio0 in L1"; rc=1
+    elif grep -q '^e2e: running probe' "$LOG" && ! grep -q '^probe: PASS' "$LOG"; then
+        info "FAIL: probe did not pass"; rc=1
+    else
+        info "PASS"
+    fi
+fi
 exit "$rc"
