@@ -43,28 +43,15 @@ fi
 
 [ ${#missing[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ] && exit 0
 
-bpo_list=/etc/apt/sources.list.d/qemu-nested-viommu-backports.sources
-need_bpo_entry=no
-if [ ${#bpo[@]} -ne 0 ] &&
-   ! apt-cache policy 2>/dev/null | grep -q "${codename}-backports"; then
-    need_bpo_entry=yes
-fi
-
 if [ $root = no ]; then
     say "Missing build dependencies. As root, run:"
-    [ $need_bpo_entry = yes ] &&
-        say "  (add a deb entry for ${codename}-backports to /etc/apt, then apt-get update)"
+    [ ${#bpo[@]} -ne 0 ] &&
+        say "  (with a deb entry for ${codename}-backports in /etc/apt, then apt-get update)"
     say "  apt-get install --no-install-recommends ${missing[*]} ${bpo[*]}"
     exit 1
 fi
 
-if [ $need_bpo_entry = yes ]; then
-    uri=$(archive_uri | head -n 1)
-    [ -n "$uri" ] || die "cannot derive a ${codename}-backports entry from /etc/apt"
-    info "adding ${codename}-backports ($bpo_list)"
-    printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$uri" "$codename" > "$bpo_list"
-fi
+[ ${#bpo[@]} -eq 0 ] || ensure_backports
 info "installing: ${missing[*]} ${bpo[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

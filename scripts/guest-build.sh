@@ -41,6 +41,7 @@ fi
 
 mkdir -p "$G/debs"
 if [ ! -f "$ROOT/boot/vmlinuz-$KVER" ] || [ ! -d "$HDRS" ]; then
+    ensure_backports
     info "fetching the $ARCH guest kernel $KVER, its headers and busybox-static"
     (cd "$G/debs" && apt-get download -q "${PKGS[@]}" >/dev/null 2>&1) ||
         die "cannot download ${PKGS[*]} (bookworm-backports must be in the apt sources; run make deps)"

@@ -66,3 +66,21 @@ archive_uri() {
             awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }'
     done
 }
+
+# Make apt see the machine's own release's backports (bookworm-backports
+# has meson >= 1.5, pycotap and the demo guest's kernel).  As root the entry
+# is added, derived from the machine's Debian URI; otherwise says how.
+ensure_backports() {
+    local codename uri list=/etc/apt/sources.list.d/qemu-nested-viommu-backports.sources
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    apt-cache policy 2>/dev/null | grep -q " ${codename}-backports/" && return 0
+    if [ "$(id -u)" != 0 ]; then
+        die "apt has no ${codename}-backports entry: add one to /etc/apt (as root), then apt-get update"
+    fi
+    uri=$(archive_uri | head -n 1)
+    [ -n "$uri" ] || die "cannot derive a ${codename}-backports entry from /etc/apt"
+    info "adding ${codename}-backports ($list)"
+    printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$uri" "$codename" > "$list"
+    apt-get update -qq
+}
