@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e clean distclean help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make check-series  build and checkpatch after every patch"
 	@echo "make sim        build the iommufd simulator (build/sim)"
 	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
+	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 
 deps:
 	@scripts/deps.sh
@@ -67,9 +68,19 @@ guest-arm64: deps
 bench: build sim guest
 	@/usr/bin/python3 scripts/bench.py
 
+# L0 (our QEMU, TCG, nesting SMMUv3 + edu) -> L1 (Linux 7.2, iommufd) ->
+# L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).
+e2e: build
+	@e2e/run.sh
+
 clean:
 	rm -rf build/obj build/sim build/series build/test-logs
 
 # Also removes the work tree: export your commits first.
-distclean:
+dist# L0 (our QEMU, TCG, nesting SMMUv3 + edu) -> L1 (Linux 7.2, iommufd) ->
+# L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).
+e2e: build
+	@e2e/run.sh
+
+clean:
 	rm -rf build

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Build the initramfs of the L1 guest of the real-kernel end-to-end test:
 # Debian's static arm64 busybox, an /init that binds the edu device to
-# vfio-pci, and (when e2e/probe.c exists) the iommufd probe, cross-built.
+# vfio-pci and runs the test, the iommufd probe (cross-built, static) and
+# L2: the patched QEMU and the test driver from e2e/build-l2-qemu.sh.
 #
 # Output: build/e2e/initramfs.cpio.gz.  Needs root the first time (adds the
 # arm64 architecture to dpkg and installs the cross compiler).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
-KVER=${KVER:-7.2}
 E2E=$TOP/e2e
 OUT=$BUILD/e2e
-SRC=$OUT/linux-source-$KVER
 ROOT=$OUT/initramfs
 IMG=$OUT/initramfs.cpio.gz
 mkdir -p "$OUT/dl"
@@ -46,7 +45,7 @@ fi
 probe=
 if [ -f "$E2E/probe.c" ]; then
     command -v aarch64-linux-gnu-gcc >/dev/null ||
-        die "aarch64-linux-gnu-gcc not found: run e2e/build-l1-kernel.sh first"
+        die "aarch64-linux-gnu-gcc not found: run e2e/build-l2-qemu.sh first"
     if ! dpkg-query -W -f='${Status}' libc6-dev-arm64-cross 2>/dev/null |
             grep -q 'ok installed'; then
         [ "$(id -u)" = 0 ] || die "need root to install libc6-dev-arm64-cross"
@@ -54,28 +53,26 @@ if [ -f "$E2E/probe.c" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends libc6-dev-arm64-cross > /dev/null
     fi
-    # The probe needs the iommufd uapi of the L1 kernel, newer than the
-    # cross libc's headers.
-    # 'make headers' leaves them in <objdir>/usr/include (headers_install
-    # would only copy them, with rsync).
-    uapi=$OUT/uapi-$KVER
-    if [ ! -f "$uapi/usr/include/linux/iommufd.h" ]; then
-        [ -d "$SRC" ] || die "no kernel source in $SRC: run e2e/build-l1-kernel.sh first"
-        info "generating the kernel's uapi headers in $uapi/usr/include"
-        make -s -C "$SRC" O="$uapi" ARCH=arm64 headers
-    fi
+    # The iommufd and VFIO uAPI of the base tree (QEMU's linux-headers)
+    # has everything the probe uses.
+    need_base
     probe=$OUT/probe
-    if [ ! -x "$probe" ] || [ "$E2E/probe.c" -nt "$probe" ]; then
+    if [ ! -x "$probe" ] || [ "$E2E/probe.c" -nt "$probe" ] ||
+       [ "$WT/linux-headers/linux/iommufd.h" -nt "$probe" ]; then
         info "cross-compiling probe.c (static)"
-        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -I"$uapi/usr/include" \
+        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -I"$WT/linux-headers" \
             -o "$probe" "$E2E/probe.c"
     fi
 fi
 
 # --- tree and archive ------------------------------------------------------
+L2=$OUT/l2
+[ -x "$L2/bin/qemu-system-aarch64" ] && [ -x "$L2/bin/e2e-driver" ] ||
+    die "no L2 in $L2: run e2e/build-l2-qemu.sh first"
 info "assembling $ROOT"
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp}
+cp -a "$L2"/. "$ROOT"/
 cp "$bb" "$ROOT/bin/busybox"
 [ -z "$probe" ] || cp "$probe" "$ROOT/bin/probe"
 if [ "$(id -u)" = 0 ]; then
@@ -124,6 +121,18 @@ if [ -x /bin/probe ] && [ -e /dev/vfio/devices/vfio0 ]; then
     echo "e2e: probe exit status $?"
 fi
 
+# L2: the patched QEMU with the vSMMU in front of edu, driven over qtest.
+if [ -n "$edu" ] && [ -e /dev/vfio/devices/vfio0 ] &&
+        ! grep -qw e2e.nol2 /proc/cmdline; then
+    echo "e2e: running L2"
+    /bin/e2e-driver /bin/qemu-system-aarch64 \
+        -M virt,highmem=off -m 256M -nodefaults -display none \
+        -object iommufd,id=ifd0 \
+        -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on \
+        -device vfio-pci,id=edu0,iommufd=ifd0,host=$edu,bus=pcie.0,addr=0x3
+    echo "e2e: driver exit status $?"
+fi
+
 if grep -qw e2e.shell /proc/cmdline; then
     echo "e2e: dropping to a shell (exit to power off)"
     setsid cttyhack sh
@@ -135,6 +144,6 @@ chmod 755 "$ROOT/init"
 
 info "packing $IMG"
 (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-    gzip -9n > "$IMG.tmp"
+    gzip -1n > "$IMG.tmp"
 mv "$IMG.tmp" "$IMG"
 info "initramfs: $IMG ($(du -h "$IMG" | cut -f1))"

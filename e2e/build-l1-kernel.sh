@@ -4,7 +4,9 @@
 # cross-compiled with Debian's aarch64-linux-gnu toolchain.
 #
 # Output: build/e2e/Image (and build/e2e/Image.hash, the hash of the inputs).
-# Nothing is done when the Image for the same fragment and version exists.
+# Built kernels are kept in E2E_CACHE (default ~/.cache/qemu-nested-viommu/e2e)
+# by the hash of their inputs, so a fresh clone on the same machine does not
+# rebuild; the linux-source package is kept there as well.
 # Needs root for apt (adds a trixie-backports source when the kernel
 # source package is not otherwise available).
 set -euo pipefail
@@ -16,6 +18,7 @@ OUT=$BUILD/e2e
 SRC=$OUT/linux-source-$KVER
 KOBJ=$OUT/kobj-$KVER
 FRAG=$E2E/kernel.config
+CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-nested-viommu/e2e}
 JOBS=${JOBS:-$(nproc)}
 export ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
 
@@ -23,6 +26,13 @@ mkdir -p "$OUT"
 hash=$( { echo "linux-$KVER"; cat "$FRAG"; } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/Image" ] && [ "$(cat "$OUT/Image.hash" 2>/dev/null)" = "$hash" ]; then
     info "kernel up to date: $OUT/Image (inputs $hash)"
+    exit 0
+fi
+if [ -f "$CACHE/Image-$hash" ]; then
+    cp "$CACHE/Image-$hash" "$OUT/Image.tmp"
+    mv "$OUT/Image.tmp" "$OUT/Image"
+    echo "$hash" > "$OUT/Image.hash"
+    info "kernel from the cache: $CACHE/Image-$hash"
     exit 0
 fi
 
@@ -68,12 +78,12 @@ if [ ! -d "$SRC" ]; then
         apt-cache show "linux-source-$KVER" >/dev/null 2>&1 ||
             die "linux-source-$KVER is not available from apt"
     fi
-    mkdir -p "$OUT/dl"
-    deb=$(ls "$OUT"/dl/linux-source-"$KVER"_*.deb 2>/dev/null | head -n1 || true)
+    mkdir -p "$CACHE"
+    deb=$(ls "$CACHE"/linux-source-"$KVER"_*.deb 2>/dev/null | head -n1 || true)
     if [ -z "$deb" ]; then
-        info "downloading linux-source-$KVER"
-        (cd "$OUT/dl" && apt-get download -qq "linux-source-$KVER")
-        deb=$(ls "$OUT"/dl/linux-source-"$KVER"_*.deb | head -n1)
+        info "downloading linux-source-$KVER into $CACHE"
+        (cd "$CACHE" && apt-get download -qq "linux-source-$KVER")
+        deb=$(ls "$CACHE"/linux-source-"$KVER"_*.deb | head -n1)
     fi
     info "unpacking $(basename "$deb") into $SRC"
     rm -rf "$OUT/pkg" "$SRC.tmp"
@@ -106,4 +116,7 @@ info "built in $(( $(date +%s) - start )) s"
 cp "$KOBJ/arch/arm64/boot/Image" "$OUT/Image.tmp"
 mv "$OUT/Image.tmp" "$OUT/Image"
 echo "$hash" > "$OUT/Image.hash"
+mkdir -p "$CACHE"
+cp "$OUT/Image" "$CACHE/Image-$hash.tmp"
+mv "$CACHE/Image-$hash.tmp" "$CACHE/Image-$hash"
 info "kernel: $OUT/Image ($(du -h "$OUT/Image" | cut -f1))"

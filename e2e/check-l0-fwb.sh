@@ -5,10 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
-if [ -z "${QEMU:-}" ]; then
-    QEMU=$BUILD/obj-e2e/qemu-system-aarch64
-    [ -x "$QEMU" ] || QEMU=$BUILD/obj/qemu-system-aarch64
-fi
+QEMU=${QEMU:-$OBJ/qemu-system-aarch64}
 SMMU_BASE=0x09050000    # VIRT_SMMU in hw/arm/virt.c's memory map
 
 info "reading IDR0/IDR3 with $QEMU"

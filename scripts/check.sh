@@ -16,6 +16,8 @@ qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests
 
 "$TOP/scripts/guest-build.sh" amd64
 "$TOP/scripts/guest-build.sh" arm64
+# The real-kernel test (tests/e2e): L1 kernel, L2 cross-build, initramfs.
+"$TOP/e2e/build.sh"
 
 args=()
 if [ -f "$TOP/sim/meson.build" ]; then

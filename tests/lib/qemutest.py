@@ -316,3 +316,20 @@ class Tap:
     def done(self):
         print('1..%d' % self.n)
         return 1 if self.failed else 0
+
+
+def tap_from_driver(t, text, prefix='e2e-driver: '):
+    """One TAP line per "<prefix>ok: ..." / "<prefix>FAIL: ..." line of
+    e2e/driver.c's output; returns True if the driver reached PASS."""
+    passed = False
+    for line in text.splitlines():
+        if not line.startswith(prefix):
+            continue
+        rest = line[len(prefix):].rstrip('\r')
+        if rest.startswith('ok: '):
+            t.ok(True, rest[4:])
+        elif rest.startswith('FAIL: '):
+            t.ok(False, rest[6:])
+        elif rest == 'PASS':
+            passed = True
+    return passed

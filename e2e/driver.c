@@ -1,0 +1,646 @@
+/*
+ * e2e-driver: the L2 side of the real-kernel end-to-end test
+ *
+ * Runs inside L1 (Linux with iommufd, the edu device of L0 bound to
+ * vfio-pci).  Starts the patched QEMU (L2) with the qtest accelerator,
+ * -device arm-smmuv3,accel=on and the edu device through vfio-pci, and
+ * plays the L2 guest over the qtest protocol: it writes the stream table,
+ * the context descriptor and the stage-1 page tables into L2 guest memory,
+ * enables the vSMMU through its command queue, and programs edu's DMA
+ * engine through the VFIO BAR.  The DMA is performed by L0's edu, so the
+ * data only arrives where the test expects it if the L1 kernel installed
+ * the guest's stage 1 (nested HWPT) over QEMU's stage 2 and forwarded the
+ * guest's invalidations.
+ *
+ * Usage: e2e-driver [--emulated] QEMU [QEMU-ARGS...]
+ * --emulated: a dry run of the guest side with an emulated edu and SMMU
+ * in QEMU itself (no L1 kernel, no iommufd); the checks of what the L1
+ * kernel created are left out.
+ * QEMU's trace and messages go to $E2E_TRACE_LOG (/tmp/e2e-l2-trace.log).
+ * The driver adds -accel qtest, -qtest and the trace options.  It prints
+ * one "e2e-driver: ok|FAIL ..." line per check and "e2e-driver: PASS" or
+ * "e2e-driver: FAIL" at the end; the exit status is 0 only on PASS.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* L2 machine: virt, highmem=off */
+#define ECAM_BASE       0x3f000000ULL
+#define PCIE_MMIO       0x10000000ULL
+#define SMMU_BASE       0x0c000000ULL   /* first platform bus device */
+
+/* L2 guest memory (RAM starts at 0x40000000) */
+#define STRTAB          0x40100000ULL
+#define CMDQ            0x40200000ULL
+#define EVTQ            0x40210000ULL
+#define CD_ADDR         0x40300000ULL
+#define PT_L1           0x40400000ULL
+#define PT_L2           0x40401000ULL
+#define PT_L3           0x40402000ULL
+#define PAGE_A          0x40500000ULL
+#define PAGE_B          0x40501000ULL
+#define PAGE_DST        0x40502000ULL
+
+/* guest IOVAs: below edu's 28-bit default DMA mask */
+#define IOVA_SRC        0x1000000ULL
+#define IOVA_DST        0x1001000ULL
+
+#define STRTAB_LOG2     9
+#define CMDQ_LOG2       8
+#define DEV_SLOT        3               /* vfio-pci on pcie.0 */
+#define DEV_SID         (DEV_SLOT << 3)
+#define ASID            1
+
+/* SMMUv3 registers */
+#define SMMU_IDR0       0x0
+#define SMMU_CR0        0x20
+#define SMMU_CR0ACK     0x24
+#define SMMU_GERROR     0x60
+#define SMMU_STRTAB_BASE 0x80
+#define SMMU_STRTAB_CFG 0x88
+#define SMMU_CMDQ_BASE  0x90
+#define SMMU_CMDQ_PROD  0x98
+#define SMMU_CMDQ_CONS  0x9c
+#define SMMU_EVTQ_BASE  0xa0
+
+#define CMD_CFGI_STE    0x03
+#define CMD_TLBI_NH_VA  0x12
+#define CMD_SYNC        0x46
+
+#define STE_ABORT       0
+#define STE_BYPASS      4
+#define STE_S1          5
+
+/* edu (hw/misc/edu.c) */
+#define EDU_ID          0x11e81234
+#define EDU_IDENT       0x00
+#define EDU_LIVENESS    0x04
+#define EDU_DMA_SRC     0x80
+#define EDU_DMA_DST     0x88
+#define EDU_DMA_CNT     0x90
+#define EDU_DMA_CMD     0x98
+#define EDU_BUF         0x40000
+#define EDU_CMD_RUN     1
+#define EDU_CMD_TO_RAM  2
+
+#define XFER            4096
+
+static pid_t qemu_pid;
+static FILE *qtest;
+static const char *trace_log;
+static char *sock_path;
+static int failures;
+static uint32_t cmdq_prod;
+
+static void stop_qemu(int sig)
+{
+    if (qemu_pid > 0) {
+        kill(qemu_pid, sig);
+    }
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "e2e-driver: FAIL: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    stop_qemu(SIGKILL);
+    if (sock_path) {
+        unlink(sock_path);
+    }
+    printf("e2e-driver: FAIL\n");
+    exit(1);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    die("timeout");
+}
+
+static void check(bool ok, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("e2e-driver: %s: ", ok ? "ok" : "FAIL");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    if (!ok) {
+        failures++;
+    }
+}
+
+/* --- qtest protocol ------------------------------------------------------ */
+
+static char reply[2 * XFER + 64];
+
+/* Send one command and return the "OK ..." reply (without "OK") */
+static const char *qcmd(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(qtest, fmt, ap);
+    va_end(ap);
+    fputc('\n', qtest);
+    fflush(qtest);
+    for (;;) {
+        size_t n;
+
+        if (!fgets(reply, sizeof(reply), qtest)) {
+            die("qtest connection closed (did QEMU exit? see %s)", trace_log);
+        }
+        n = strlen(reply);
+        if (n && reply[n - 1] == '\n') {
+            reply[n - 1] = 0;
+        }
+        if (!strncmp(reply, "IRQ", 3)) {
+            continue;       /* asynchronous, not a reply */
+        }
+        if (strncmp(reply, "OK", 2)) {
+            die("qtest: '%s'", reply);
+        }
+        return reply[2] ? reply + 3 : reply + 2;
+    }
+}
+
+static uint64_t rd(int bits, uint64_t addr)
+{
+    return strtoull(qcmd("read%c 0x%" PRIx64, bits == 8 ? 'b' :
+                         bits == 16 ? 'w' : bits == 32 ? 'l' : 'q', addr),
+                    NULL, 0);
+}
+
+static void wr(int bits, uint64_t addr, uint64_t val)
+{
+    qcmd("write%c 0x%" PRIx64 " 0x%" PRIx64, bits == 8 ? 'b' :
+         bits == 16 ? 'w' : bits == 32 ? 'l' : 'q', addr, val);
+}
+
+#define readl(a)        ((uint32_t)rd(32, a))
+#define readq(a)        rd(64, a)
+#define writew(a, v)    wr(16, a, v)
+#define writel(a, v)    wr(32, a, v)
+#define writeq(a, v)    wr(64, a, v)
+
+static void memwrite(uint64_t addr, const uint8_t *buf, size_t len)
+{
+    static char hex[2 * XFER + 1];
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        sprintf(hex + 2 * i, "%02x", buf[i]);
+    }
+    qcmd("write 0x%" PRIx64 " 0x%zx 0x%s", addr, len, hex);
+}
+
+static void memread(uint64_t addr, uint8_t *buf, size_t len)
+{
+    const char *p = qcmd("read 0x%" PRIx64 " 0x%zx", addr, len);
+    size_t i;
+
+    if (strncmp(p, "0x", 2) || strlen(p + 2) < 2 * len) {
+        die("qtest read: '%s'", p);
+    }
+    for (i = 0; i < len; i++) {
+        unsigned v;
+
+        sscanf(p + 2 + 2 * i, "%2x", &v);
+        buf[i] = v;
+    }
+}
+
+static void start_qemu(int argc, char **argv)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    char **args = calloc(argc + 16, sizeof(char *));
+    char *qtest_arg;
+    int lfd, fd, i, n = 0, logfd;
+
+    if (asprintf(&sock_path, "/tmp/e2e-qtest-%d.sock", getpid()) < 0 ||
+        asprintf(&qtest_arg, "unix:%s", sock_path) < 0 || !args) {
+        die("out of memory");
+    }
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    unlink(sock_path);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
+        listen(lfd, 1)) {
+        die("qtest socket %s: %s", sock_path, strerror(errno));
+    }
+
+    for (i = 0; i < argc; i++) {
+        args[n++] = argv[i];
+    }
+    args[n++] = "-accel";
+    args[n++] = "qtest";
+    args[n++] = "-qtest";
+    args[n++] = qtest_arg;
+    /* what QEMU asks of the L1 kernel, with the ids the kernel returns */
+    args[n++] = "-trace";
+    args[n++] = "iommufd_backend_alloc_*";
+    args[n++] = "-trace";
+    args[n++] = "iommufd_backend_invalidate_cache";
+    args[n++] = "-trace";
+    args[n++] = "smmuv3_accel_*";
+    args[n++] = "-D";
+    args[n++] = (char *)trace_log;
+    args[n] = NULL;
+
+    printf("e2e-driver: L2:");
+    for (i = 0; i < n; i++) {
+        printf(" %s", args[i]);
+    }
+    printf("\n");
+    fflush(stdout);
+
+    logfd = open(trace_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    qemu_pid = fork();
+    if (qemu_pid < 0) {
+        die("fork: %s", strerror(errno));
+    }
+    if (!qemu_pid) {
+        /* QEMU's own messages (errors) go to the log as well */
+        if (logfd >= 0) {
+            dup2(logfd, 2);
+        }
+        close(lfd);
+        execv(args[0], args);
+        fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    if (logfd >= 0) {
+        close(logfd);
+    }
+
+    fd = accept(lfd, NULL, NULL);
+    if (fd < 0) {
+        die("QEMU did not connect to %s: %s", sock_path, strerror(errno));
+    }
+    close(lfd);
+    unlink(sock_path);
+    qtest = fdopen(fd, "r+");
+    if (!qtest) {
+        die("fdopen: %s", strerror(errno));
+    }
+}
+
+/* SIGTERM, as a user would: QEMU tears down the vSMMU's host objects */
+static int stop_qemu_wait(void)
+{
+    int status = 0;
+
+    fclose(qtest);
+    qtest = NULL;
+    kill(qemu_pid, SIGTERM);
+    if (waitpid(qemu_pid, &status, 0) < 0) {
+        return -1;
+    }
+    qemu_pid = 0;
+    return status;
+}
+
+/* --- the L2 guest: PCI, SMMUv3, edu -------------------------------------- */
+
+static uint64_t ecam(int devfn, int reg)
+{
+    return ECAM_BASE + ((uint64_t)devfn << 12) + reg;
+}
+
+static void cmd_push(uint64_t w0, uint64_t w1)
+{
+    uint32_t idx = cmdq_prod & ((1 << CMDQ_LOG2) - 1);
+
+    writeq(CMDQ + idx * 16, w0);
+    writeq(CMDQ + idx * 16 + 8, w1);
+    cmdq_prod = (cmdq_prod + 1) & ((2 << CMDQ_LOG2) - 1);
+}
+
+/* Push CMD_SYNC, let the vSMMU run the queue; true if all was consumed */
+static bool cmd_sync_run(void)
+{
+    uint32_t cons;
+
+    cmd_push(CMD_SYNC, 0);
+    writel(SMMU_BASE + SMMU_CMDQ_PROD, cmdq_prod);
+    cons = readl(SMMU_BASE + SMMU_CMDQ_CONS);
+    if (cons != cmdq_prod) {
+        printf("e2e-driver: CMDQ_CONS 0x%x (error %u), PROD 0x%x, "
+               "GERROR 0x%x\n", cons, (cons >> 24) & 0x7f, cmdq_prod,
+               readl(SMMU_BASE + SMMU_GERROR));
+    }
+    return cons == cmdq_prod;
+}
+
+static bool install_ste(uint32_t config)
+{
+    uint64_t ste0 = 1 | (config << 1);
+
+    if (config == STE_S1) {
+        ste0 |= CD_ADDR & 0x000fffffffffffc0ULL;    /* S1ContextPtr */
+    }
+    writeq(STRTAB + DEV_SID * 64 + 8, 0);
+    writeq(STRTAB + DEV_SID * 64, ste0);
+    cmd_push(CMD_CFGI_STE | (uint64_t)DEV_SID << 32, 1 /* leaf */);
+    return cmd_sync_run();
+}
+
+static uint64_t pte_page(uint64_t pa)
+{
+    /* page, AF, AP[1] (EL0 RW), inner shareable, attr index 0 */
+    return pa | 3 | (1 << 6) | (3 << 8) | (1 << 10);
+}
+
+static void map_iova(uint64_t iova, uint64_t pa)
+{
+    writeq(PT_L3 + ((iova >> 12) & 0x1ff) * 8, pte_page(pa));
+}
+
+/* CD with a 39-bit, 4K-granule stage 1 (levels 1-3) */
+static void build_tables(void)
+{
+    uint32_t cd[16] = { 0 };
+    int i;
+
+    cd[0] = 25 | (1u << 30) | (1u << 31);           /* T0SZ, EPD1, V */
+    /* IPS 40 bits, AA64, R, A, ASID */
+    cd[1] = 2 | (1u << 9) | (1u << 13) | (1u << 14) | (ASID << 16);
+    cd[2] = PT_L1;                                  /* TTB0 */
+    cd[3] = PT_L1 >> 32;
+    cd[6] = 0xff;                                   /* MAIR0: attr 0 WB */
+    for (i = 0; i < 16; i++) {
+        writel(CD_ADDR + i * 4, cd[i]);
+    }
+    writeq(PT_L1 + ((IOVA_SRC >> 30) & 0x1ff) * 8, PT_L2 | 3);
+    writeq(PT_L2 + ((IOVA_SRC >> 21) & 0x1ff) * 8, PT_L3 | 3);
+}
+
+static void smmu_enable(void)
+{
+    writeq(SMMU_BASE + SMMU_STRTAB_BASE, STRTAB);
+    writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2);
+    writeq(SMMU_BASE + SMMU_CMDQ_BASE, CMDQ | CMDQ_LOG2);
+    writeq(SMMU_BASE + SMMU_EVTQ_BASE, EVTQ | 5);
+    writel(SMMU_BASE + SMMU_CMDQ_PROD, 0);
+    writel(SMMU_BASE + SMMU_CMDQ_CONS, 0);
+    cmdq_prod = 0;
+    writel(SMMU_BASE + SMMU_CR0, 1 | 4 | 8);       /* SMMUEN EVTQEN CMDQEN */
+}
+
+/* One edu DMA; false if the engine did not finish */
+static bool edu_dma(uint64_t src, uint64_t dst, bool to_ram)
+{
+    struct timespec t0, t;
+    uint64_t bar = PCIE_MMIO;
+
+    writeq(bar + EDU_DMA_SRC, src);
+    writeq(bar + EDU_DMA_DST, dst);
+    writeq(bar + EDU_DMA_CNT, XFER);
+    writel(bar + EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (!(readl(bar + EDU_DMA_CMD) & EDU_CMD_RUN)) {
+            return true;
+        }
+        /*
+         * With vfio-pci, L0's edu runs the DMA on its own clock; the
+         * clock_step only matters for an emulated edu in L2 (a dry run
+         * of this driver without the L1 kernel).
+         */
+        qcmd("clock_step 10000000");
+        usleep(10000);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec < 20);
+    return false;
+}
+
+/* RAM -> edu -> RAM through the IOVAs: the device copies a page */
+static bool copy_through_edu(uint64_t src, uint64_t dst)
+{
+    return edu_dma(src, EDU_BUF, false) && edu_dma(EDU_BUF, dst, true);
+}
+
+static void fill(uint64_t gpa, uint8_t seed)
+{
+    uint8_t buf[XFER];
+    size_t i;
+
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = seed + i * 7 + (i >> 8);
+    }
+    memwrite(gpa, buf, sizeof(buf));
+}
+
+/* Does the page at @gpa hold what fill(, @seed) wrote? */
+static bool holds(uint64_t gpa, uint8_t seed)
+{
+    uint8_t buf[XFER];
+    size_t i;
+
+    memread(gpa, buf, sizeof(buf));
+    for (i = 0; i < sizeof(buf); i++) {
+        if (buf[i] != (uint8_t)(seed + i * 7 + (i >> 8))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- what the L1 kernel created, from QEMU's trace ------------------------ */
+
+/* Lines of the trace log with @event and the optional @a and @b */
+static int trace_count(const char *event, const char *a, const char *b)
+{
+    char line[512];
+    FILE *f = fopen(trace_log, "r");
+    int n = 0;
+
+    if (!f) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, event) && (!a || strstr(line, a)) &&
+            (!b || strstr(line, b))) {
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static void trace_print(void)
+{
+    static const char *const events[] = {
+        "iommufd_backend_alloc_hwpt ", "smmuv3_accel_alloc_viommu ",
+        "smmuv3_accel_alloc_vdev ", "smmuv3_accel_alloc_nested ",
+        "smmuv3_accel_attach ", "smmuv3_accel_flush_cmds ",
+        "smmuv3_accel_free_vdev ", "smmuv3_accel_free_viommu ",
+    };
+    char line[512];
+    FILE *f = fopen(trace_log, "r");
+    size_t i;
+
+    printf("e2e-driver: what L2 QEMU asked of the L1 kernel (%s):\n",
+           trace_log);
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+            char *p = strstr(line, events[i]);
+
+            if (p) {
+                printf("  %s", p);
+                break;
+            }
+        }
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int status, n_nested, n_nested_after, n_flush, n_flush_after;
+    bool emulated = false;
+    uint32_t v;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    trace_log = getenv("E2E_TRACE_LOG") ?: "/tmp/e2e-l2-trace.log";
+    if (argc > 1 && !strcmp(argv[1], "--emulated")) {
+        emulated = true;
+        argc--;
+        argv++;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s [--emulated] QEMU [QEMU-ARGS...]\n",
+                argv[0]);
+        return 2;
+    }
+    signal(SIGALRM, on_alarm);
+    signal(SIGPIPE, SIG_IGN);
+    alarm(600);
+
+    start_qemu(argc - 1, argv + 1);
+    printf("e2e-driver: L2 QEMU is up (pid %d)\n", qemu_pid);
+
+    /* PCI: what firmware would do to the VFIO device */
+    v = readl(ecam(DEV_SID, 0));
+    check(v == EDU_ID, "vendor/device of the VFIO device is 0x%08x "
+          "(edu 0x%08x)", v, EDU_ID);
+    if (v != EDU_ID) {
+        die("the VFIO device is not edu");
+    }
+    writel(ecam(DEV_SID, 0x10), PCIE_MMIO);             /* BAR0 */
+    writew(ecam(DEV_SID, 0x04), 0x6);                   /* MEM, bus master */
+    v = readl(PCIE_MMIO + EDU_IDENT);
+    check((v & 0xff) == 0xed, "edu ident through the VFIO BAR: 0x%08x", v);
+    writel(PCIE_MMIO + EDU_LIVENESS, 0x12345678);
+    v = readl(PCIE_MMIO + EDU_LIVENESS);
+    check(v == ~0x12345678u, "edu liveness register inverts (0x%08x)", v);
+
+    v = readl(SMMU_BASE + SMMU_IDR0);
+    check(v & 2, "vSMMU IDR0 0x%08x has stage 1", v);
+
+    /* the guest's stage 1: IOVA_SRC -> PAGE_A, IOVA_DST -> PAGE_DST */
+    build_tables();
+    map_iova(IOVA_SRC, PAGE_A);
+    map_iova(IOVA_DST, PAGE_DST);
+    fill(PAGE_A, 0x11);
+    fill(PAGE_B, 0x22);
+    fill(PAGE_DST, 0x00);
+
+    n_nested = trace_count("smmuv3_accel_alloc_nested ", NULL, NULL);
+    smmu_enable();
+    check(install_ste(STE_S1), "stage-1 STE for SID 0x%x: CFGI_STE + "
+          "CMD_SYNC consumed", DEV_SID);
+    n_nested_after = trace_count("smmuv3_accel_alloc_nested ", NULL, NULL);
+    check(copy_through_edu(IOVA_SRC, IOVA_DST), "edu DMA 0x%llx -> edu -> "
+          "0x%llx finished", IOVA_SRC, IOVA_DST);
+    check(holds(PAGE_DST, 0x11), "nested S1+S2: the data of page A "
+          "(IOVA 0x%llx) arrived in the page IOVA 0x%llx maps",
+          IOVA_SRC, IOVA_DST);
+
+    /* remap: without the invalidation, L0's SMMU would keep page A */
+    map_iova(IOVA_SRC, PAGE_B);
+    n_flush = trace_count("smmuv3_accel_flush_cmds ", NULL, NULL);
+    cmd_push(CMD_TLBI_NH_VA | (uint64_t)ASID << 48,
+             (IOVA_SRC & ~0xfffULL) | 1 /* leaf */);
+    check(cmd_sync_run(), "TLBI_NH_VA(0x%llx) + CMD_SYNC consumed",
+          IOVA_SRC);
+    n_flush_after = trace_count("smmuv3_accel_flush_cmds ", NULL, NULL);
+    fill(PAGE_DST, 0x00);
+    check(copy_through_edu(IOVA_SRC, IOVA_DST), "edu DMA after the remap "
+          "finished");
+    check(holds(PAGE_DST, 0x22), "after TLBI: the data came from page B, "
+          "the new mapping (page A would mean a stale IOTLB entry)");
+
+    /* abort STE: DMA must not reach guest memory */
+    check(install_ste(STE_ABORT), "abort STE: CFGI_STE + CMD_SYNC consumed");
+    fill(PAGE_DST, 0x33);
+    edu_dma(EDU_BUF, IOVA_DST, true);
+    check(holds(PAGE_DST, 0x33), "abort STE: the DMA write to IOVA 0x%llx "
+          "was blocked", IOVA_DST);
+
+    /* bypass STE: DMA to L2 guest physical addresses (stage 2 only) */
+    check(install_ste(STE_BYPASS), "bypass STE: CFGI_STE + CMD_SYNC "
+          "consumed");
+    fill(PAGE_DST, 0x00);
+    check(copy_through_edu(PAGE_A, PAGE_DST), "edu DMA to guest physical "
+          "addresses finished");
+    check(holds(PAGE_DST, 0x11), "bypass STE: page A copied to 0x%llx by "
+          "guest physical address", PAGE_DST);
+
+    status = stop_qemu_wait();
+    check(WIFEXITED(status) || (WIFSIGNALED(status) &&
+          WTERMSIG(status) == SIGTERM),
+          "L2 QEMU stopped on SIGTERM (status 0x%x)", status);
+
+    if (emulated) {
+        goto out;
+    }
+    trace_print();
+    check(trace_count("iommufd_backend_alloc_hwpt ", "flags=0x1 ", "(0)") == 1,
+          "the L1 kernel allocated one nesting-parent HWPT");
+    check(trace_count("iommufd_backend_alloc_viommu ", "(0)", NULL) == 1,
+          "the L1 kernel allocated one vIOMMU");
+    check(trace_count("iommufd_backend_alloc_vdev ", "virt_id=0x18 ", "(0)")
+          == 1, "the L1 kernel allocated a vDEVICE for vSID 0x%x", DEV_SID);
+    check(n_nested_after > n_nested,
+          "a nested HWPT was allocated for the guest's stage-1 STE");
+    check(trace_count("iommufd_backend_alloc_hwpt ", "hwpt_type=2 ", "(0)")
+          >= 3 && trace_count("iommufd_backend_alloc_", "(-", NULL) == 0,
+          "every allocation succeeded in the L1 kernel (nested HWPTs: "
+          "abort, bypass and the stage 1)");
+    check(n_flush_after > n_flush &&
+          trace_count("iommufd_backend_invalidate_cache ", "(0)", NULL) > 0 &&
+          trace_count("iommufd_backend_invalidate_cache ", "(-", NULL) == 0,
+          "the TLBI was forwarded to the L1 kernel and accepted");
+
+out:
+    printf("e2e-driver: %s\n", failures ? "FAIL" : "PASS");
+    return failures ? 1 : 0;
+}
