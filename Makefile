@@ -77,10 +77,5 @@ clean:
 	rm -rf build/obj build/sim build/series build/test-logs
 
 # Also removes the work tree: export your commits first.
-dist# L0 (our QEMU, TCG, nesting SMMUv3 + edu) -> L1 (Linux 7.2, iommufd) ->
-# L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).
-e2e: build
-	@e2e/run.sh
-
-clean:
+distclean:
 	rm -rf build

@@ -21,6 +21,7 @@ L2OBJ=$BUILD/obj-l2
 STAGE=$OUT/l2
 CROSS=aarch64-linux-gnu-
 JOBS=${JOBS:-$(nproc)}
+mkdir -p "$OUT"
 
 # --- packages -------------------------------------------------------------
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -31,7 +32,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 need_pkgs=()
 for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross \
-         libglib2.0-dev:arm64 zlib1g-dev:arm64 libfdt-dev:arm64 pkgconf:arm64; do
+         libglib2.0-dev:arm64 zlib1g-dev:arm64 libfdt1:arm64 pkgconf:arm64; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
         need_pkgs+=("$p")
 done
@@ -44,6 +45,21 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
         { tail -n 20 "$OUT/apt-l2.log" >&2; die "apt-get install failed"; }
 fi
 
+# libfdt-dev is not co-installable for two architectures (installing the
+# arm64 one removes the amd64 one that the native build needs): unpack it
+# into a private directory instead.
+FDT=$OUT/libfdt-arm64
+if [ ! -f "$FDT/usr/include/libfdt.h" ]; then
+    info "unpacking libfdt-dev:arm64 into $FDT"
+    rm -rf "$FDT" "$OUT/dl-fdt"
+    mkdir -p "$OUT/dl-fdt"
+    (cd "$OUT/dl-fdt" && apt-get download -qq libfdt-dev:arm64 libfdt1:arm64)
+    for deb in "$OUT"/dl-fdt/*.deb; do
+        dpkg-deb -x "$deb" "$FDT"
+    done
+    rm -rf "$OUT/dl-fdt"
+fi
+
 # --- QEMU -------------------------------------------------------------------
 CONFIGURE_ARGS=(
     --cross-prefix="$CROSS"
@@ -53,12 +69,13 @@ CONFIGURE_ARGS=(
     --disable-docs --disable-install-blobs --disable-download
     --disable-tools --disable-guest-agent
     --python="$PYTHON"
+    --extra-cflags="-I$FDT/usr/include"
+    --extra-ldflags="-L$FDT/usr/lib/aarch64-linux-gnu"
 )
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
 command -v ccache >/dev/null || die "ccache not found: run 'make deps'"
 
-mkdir -p "$OUT"
 sig=$(printf '%s\n' "${CONFIGURE_ARGS[@]}")
 if [ ! -f "$L2OBJ/build.ninja" ] || [ "$(cat "$L2OBJ/.configure-args" 2>/dev/null)" != "$sig" ]; then
     info "configuring the aarch64 cross build in $L2OBJ (log: $OUT/l2-configure.log)"

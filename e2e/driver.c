@@ -54,13 +54,22 @@
 #define PT_L1           0x40400000ULL
 #define PT_L2           0x40401000ULL
 #define PT_L3           0x40402000ULL
+#define PT_L2_ID        0x40403000ULL
+#define PT_L3_ID        0x40404000ULL
 #define PAGE_A          0x40500000ULL
 #define PAGE_B          0x40501000ULL
 #define PAGE_DST        0x40502000ULL
+#define PAGE_ID         0x40503000ULL
 
 /* guest IOVAs: below edu's 28-bit default DMA mask */
 #define IOVA_SRC        0x1000000ULL
 #define IOVA_DST        0x1001000ULL
+/*
+ * Identity-mapped: the same address is valid with the stage-1 STE and with
+ * a bypass STE, so the abort check cannot pass by accident if an abort STE
+ * were installed as either.
+ */
+#define IOVA_ID         PAGE_ID
 
 #define STRTAB_LOG2     9
 #define CMDQ_LOG2       8
@@ -116,6 +125,21 @@ static void stop_qemu(int sig)
     }
 }
 
+/* QEMU's messages and trace, for the console when something went wrong */
+static void dump_log(void)
+{
+    char line[512];
+    FILE *f = trace_log ? fopen(trace_log, "r") : NULL;
+
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        printf("e2e-driver: L2 log: %s", line);
+    }
+    fclose(f);
+}
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -129,6 +153,8 @@ static void die(const char *fmt, ...)
     if (sock_path) {
         unlink(sock_path);
     }
+    fflush(stderr);
+    dump_log();
     printf("e2e-driver: FAIL\n");
     exit(1);
 }
@@ -377,7 +403,9 @@ static uint64_t pte_page(uint64_t pa)
 
 static void map_iova(uint64_t iova, uint64_t pa)
 {
-    writeq(PT_L3 + ((iova >> 12) & 0x1ff) * 8, pte_page(pa));
+    uint64_t l3 = iova == IOVA_ID ? PT_L3_ID : PT_L3;
+
+    writeq(l3 + ((iova >> 12) & 0x1ff) * 8, pte_page(pa));
 }
 
 /* CD with a 39-bit, 4K-granule stage 1 (levels 1-3) */
@@ -397,6 +425,8 @@ static void build_tables(void)
     }
     writeq(PT_L1 + ((IOVA_SRC >> 30) & 0x1ff) * 8, PT_L2 | 3);
     writeq(PT_L2 + ((IOVA_SRC >> 21) & 0x1ff) * 8, PT_L3 | 3);
+    writeq(PT_L1 + ((IOVA_ID >> 30) & 0x1ff) * 8, PT_L2_ID | 3);
+    writeq(PT_L2_ID + ((IOVA_ID >> 21) & 0x1ff) * 8, PT_L3_ID | 3);
 }
 
 static void smmu_enable(void)
@@ -569,6 +599,7 @@ int main(int argc, char **argv)
     build_tables();
     map_iova(IOVA_SRC, PAGE_A);
     map_iova(IOVA_DST, PAGE_DST);
+    map_iova(IOVA_ID, PAGE_ID);
     fill(PAGE_A, 0x11);
     fill(PAGE_B, 0x22);
     fill(PAGE_DST, 0x00);
@@ -583,6 +614,9 @@ int main(int argc, char **argv)
     check(holds(PAGE_DST, 0x11), "nested S1+S2: the data of page A "
           "(IOVA 0x%llx) arrived in the page IOVA 0x%llx maps",
           IOVA_SRC, IOVA_DST);
+    fill(PAGE_ID, 0x00);
+    check(edu_dma(EDU_BUF, IOVA_ID, true) && holds(PAGE_ID, 0x11),
+          "DMA to the identity-mapped IOVA 0x%llx arrived", IOVA_ID);
 
     /* remap: without the invalidation, L0's SMMU would keep page A */
     map_iova(IOVA_SRC, PAGE_B);
@@ -601,9 +635,12 @@ int main(int argc, char **argv)
     /* abort STE: DMA must not reach guest memory */
     check(install_ste(STE_ABORT), "abort STE: CFGI_STE + CMD_SYNC consumed");
     fill(PAGE_DST, 0x33);
+    fill(PAGE_ID, 0x33);
     edu_dma(EDU_BUF, IOVA_DST, true);
-    check(holds(PAGE_DST, 0x33), "abort STE: the DMA write to IOVA 0x%llx "
-          "was blocked", IOVA_DST);
+    edu_dma(EDU_BUF, IOVA_ID, true);
+    check(holds(PAGE_DST, 0x33) && holds(PAGE_ID, 0x33), "abort STE: the "
+          "DMA writes to IOVA 0x%llx and 0x%llx were blocked", IOVA_DST,
+          IOVA_ID);
 
     /* bypass STE: DMA to L2 guest physical addresses (stage 2 only) */
     check(install_ste(STE_BYPASS), "bypass STE: CFGI_STE + CMD_SYNC "
@@ -641,6 +678,9 @@ int main(int argc, char **argv)
           "the TLBI was forwarded to the L1 kernel and accepted");
 
 out:
+    if (failures) {
+        dump_log();
+    }
     printf("e2e-driver: %s\n", failures ? "FAIL" : "PASS");
     return failures ? 1 : 0;
 }

@@ -4,13 +4,16 @@ objects for a hot-plugged VFIO device (the nesting parent, the vIOMMU, the
 abort and bypass nested HWPTs): device_add fails with a message, QEMU
 keeps running, and nothing is left on the host.  Exercises the part-1
 helper iommufd_backend_alloc_viommu() and the HWPT allocations with fault
-injection.  Prints TAP.
+injection.  Also: a host SMMU the vSMMU cannot be backed by is refused
+when the device is on the command line (plugged before the first reset).
+Prints TAP.
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -69,6 +72,39 @@ def case(t, tmp, spec, step, words):
         t.diag(open(env['IOMMUFD_SIM_REPORT']).read())
 
 
+def cold_plug_refused(t, tmp):
+    """-device vfio-pci on the command line, host SMMU without range
+    invalidation: QEMU must refuse to start and name the property."""
+    env = sd.env_for(tmp, 'norill')
+    qemu = qemutest.default_qemu().replace('qemu-system-x86_64',
+                                           'qemu-system-aarch64')
+    dev = qemutest.device_memfd('iommu=smmuv3\nname=norill\nsmmu_idr3=0\n')
+    try:
+        r = subprocess.run([qemu, '-M', 'virt', '-accel', 'qtest',
+                            '-display', 'none', '-nodefaults',
+                            '-object', 'iommufd,id=iommufd0',
+                            '-device', 'arm-smmuv3,primary-bus=pcie.0,'
+                            'id=smmu0,accel=on',
+                            '-device', 'vfio-pci,iommufd=iommufd0,fd=%d,'
+                            'bus=pcie.0,addr=3' % dev],
+                           env=env, pass_fds=[dev], capture_output=True,
+                           text=True, timeout=60)
+        rc, err = r.returncode, r.stderr
+    except subprocess.TimeoutExpired:
+        rc, err = None, 'QEMU started (still running after 60 s)'
+    finally:
+        os.close(dev)
+    t.ok(rc == 1 and 'ril=off' in err,
+         'cold-plugged device, host SMMU without RIL: QEMU refuses to '
+         'start, naming ril=off (rc %s): %s' % (rc, err.strip()))
+    # QEMU exits at once (error_fatal): the kernel frees what is left when
+    # the process closes /dev/iommu, as it does for any QEMU start failure.
+    rep = qemutest.read_report(env['IOMMUFD_SIM_REPORT'])
+    t.ok(rep.get('ioctl.VIOMMU_ALLOC', 0) == 0,
+         'cold plug refused before a host vIOMMU was allocated '
+         '(VIOMMU_ALLOC calls: %s)' % rep.get('ioctl.VIOMMU_ALLOC', 0))
+
+
 def main():
     t = qemutest.Tap()
     with tempfile.TemporaryDirectory(prefix='arm-faults-') as tmp:
@@ -77,6 +113,7 @@ def main():
                 case(t, tmp, spec, step, words)
             except qemutest.QemuError as e:
                 t.ok(False, 'fail %s: %s' % (spec, e))
+        cold_plug_refused(t, tmp)
     return t.done()
 
 
