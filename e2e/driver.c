@@ -16,7 +16,8 @@
  * --emulated: a dry run of the guest side with an emulated edu and SMMU
  * in QEMU itself (no L1 kernel, no iommufd); the checks of what the L1
  * kernel created are left out.
- * QEMU's trace and messages go to $E2E_TRACE_LOG (/tmp/e2e-l2-trace.log).
+ * QEMU's trace goes to $E2E_TRACE_LOG (/tmp/e2e-l2-trace.log), its stderr
+ * next to it (.stderr).
  * The driver adds -accel qtest, -qtest and the trace options.  It prints
  * one "e2e-driver: ok|FAIL ..." line per check and "e2e-driver: PASS" or
  * "e2e-driver: FAIL" at the end; the exit status is 0 only on PASS.
@@ -114,6 +115,7 @@
 static pid_t qemu_pid;
 static FILE *qtest;
 static const char *trace_log;
+static char *stderr_log;
 static char *sock_path;
 static int failures;
 static uint32_t cmdq_prod;
@@ -125,19 +127,25 @@ static void stop_qemu(int sig)
     }
 }
 
-/* QEMU's messages and trace, for the console when something went wrong */
-static void dump_log(void)
+static void dump_file(const char *path, const char *what)
 {
     char line[512];
-    FILE *f = trace_log ? fopen(trace_log, "r") : NULL;
+    FILE *f = path ? fopen(path, "r") : NULL;
 
     if (!f) {
         return;
     }
     while (fgets(line, sizeof(line), f)) {
-        printf("e2e-driver: L2 log: %s", line);
+        printf("e2e-driver: L2 %s: %s", what, line);
     }
     fclose(f);
+}
+
+/* QEMU's messages and trace, for the console when something went wrong */
+static void dump_log(void)
+{
+    dump_file(stderr_log, "stderr");
+    dump_file(trace_log, "trace");
 }
 
 static void die(const char *fmt, ...)
@@ -198,7 +206,7 @@ static const char *qcmd(const char *fmt, ...)
         size_t n;
 
         if (!fgets(reply, sizeof(reply), qtest)) {
-            die("qtest connection closed (did QEMU exit? see %s)", trace_log);
+            die("qtest connection closed (did QEMU exit?)");
         }
         n = strlen(reply);
         if (n && reply[n - 1] == '\n') {
@@ -263,7 +271,7 @@ static void memread(uint64_t addr, uint8_t *buf, size_t len)
 static void start_qemu(int argc, char **argv)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    char **args = calloc(argc + 16, sizeof(char *));
+    char **args = calloc(argc + 24, sizeof(char *));
     char *qtest_arg;
     int lfd, fd, i, n = 0, logfd;
 
@@ -286,6 +294,8 @@ static void start_qemu(int argc, char **argv)
     args[n++] = "qtest";
     args[n++] = "-qtest";
     args[n++] = qtest_arg;
+    args[n++] = "-qtest-log";
+    args[n++] = "/dev/null";
     /* what QEMU asks of the L1 kernel, with the ids the kernel returns */
     args[n++] = "-trace";
     args[n++] = "iommufd_backend_alloc_*";
@@ -304,13 +314,17 @@ static void start_qemu(int argc, char **argv)
     printf("\n");
     fflush(stdout);
 
-    logfd = open(trace_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (asprintf(&stderr_log, "%s.stderr", trace_log) < 0) {
+        die("out of memory");
+    }
+    unlink(trace_log);
+    logfd = open(stderr_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     qemu_pid = fork();
     if (qemu_pid < 0) {
         die("fork: %s", strerror(errno));
     }
     if (!qemu_pid) {
-        /* QEMU's own messages (errors) go to the log as well */
+        /* QEMU's own messages (errors, warnings) */
         if (logfd >= 0) {
             dup2(logfd, 2);
         }
