@@ -36,7 +36,7 @@ def main():
     m = re.search(r'^e2e: (\S+) driver: (\S+)', out, re.M)
     t.ok(m is not None and m.group(2) == 'vfio-pci',
          'L1 (Linux %s) bound edu %s to vfio-pci'
-         % ((re.search(r'kernel (\S+)', out) or [None, '?'])[1],
+         % ((re.search(r'L1 init, kernel (\S+)', out) or [None, '?'])[1],
             m.group(1) if m else '(not found)'))
     t.ok('probe: PASS' in out,
          'L1 kernel: the probe created a nesting parent, vIOMMU, vDEVICE '
