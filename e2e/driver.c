@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -337,6 +338,19 @@ static void start_qemu(int argc, char **argv)
         close(logfd);
     }
 
+    /* QEMU connects while it parses its options; it may also just exit */
+    for (;;) {
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        int status;
+
+        if (poll(&pfd, 1, 100) > 0) {
+            break;
+        }
+        if (waitpid(qemu_pid, &status, WNOHANG) == qemu_pid) {
+            qemu_pid = 0;
+            die("QEMU exited (status 0x%x) before it connected", status);
+        }
+    }
     fd = accept(lfd, NULL, NULL);
     if (fd < 0) {
         die("QEMU did not connect to %s: %s", sock_path, strerror(errno));
