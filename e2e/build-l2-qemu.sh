@@ -72,21 +72,7 @@ CONFIGURE_ARGS=(
     --extra-cflags="-I$FDT/usr/include"
     --extra-ldflags="-L$FDT/usr/lib/aarch64-linux-gnu"
 )
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
-command -v ccache >/dev/null || die "ccache not found: run 'make deps'"
-
-sig=$(printf '%s\n' "${CONFIGURE_ARGS[@]}")
-if [ ! -f "$L2OBJ/build.ninja" ] || [ "$(cat "$L2OBJ/.configure-args" 2>/dev/null)" != "$sig" ]; then
-    info "configuring the aarch64 cross build in $L2OBJ (log: $OUT/l2-configure.log)"
-    rm -rf "$L2OBJ"
-    mkdir -p "$L2OBJ"
-    if ! (cd "$L2OBJ" && "$WT/configure" "${CONFIGURE_ARGS[@]}") > "$OUT/l2-configure.log" 2>&1; then
-        tail -n 30 "$OUT/l2-configure.log" >&2
-        die "configure failed (full log: $OUT/l2-configure.log)"
-    fi
-    printf '%s\n' "$sig" > "$L2OBJ/.configure-args"
-fi
+qemu_configure "$L2OBJ" "$OUT/l2-configure.log" "${CONFIGURE_ARGS[@]}"
 info "building qemu-system-aarch64 for arm64 (log: $OUT/l2-build.log)"
 ninja -C "$L2OBJ" -j"$JOBS" qemu-system-aarch64 > "$OUT/l2-build.log" 2>&1 ||
     { tail -n 40 "$OUT/l2-build.log" >&2; die "L2 QEMU build failed"; }

@@ -18,23 +18,7 @@ CONFIGURE_ARGS=(
     --firmwarepath="$FIRMWARE"
 )
 
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# Paths below the checkout are hashed relative to it, so that a fresh clone
-# elsewhere (CI) hits the cache a previous build filled.
-export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
-command -v ccache >/dev/null || die "ccache not found: run 'make deps'"
-
-sig=$(printf '%s\n' "${CONFIGURE_ARGS[@]}")
-if [ ! -f "$OBJ/build.ninja" ] || [ "$(cat "$OBJ/.configure-args" 2>/dev/null)" != "$sig" ]; then
-    info "configuring QEMU in $OBJ (log: $BUILD/configure.log)"
-    rm -rf "$OBJ"
-    mkdir -p "$OBJ"
-    if ! (cd "$OBJ" && "$WT/configure" "${CONFIGURE_ARGS[@]}") > "$BUILD/configure.log" 2>&1; then
-        tail -n 30 "$BUILD/configure.log" >&2
-        die "configure failed (full log: $BUILD/configure.log)"
-    fi
-    printf '%s\n' "$sig" > "$OBJ/.configure-args"
-fi
+qemu_configure "$OBJ" "$BUILD/configure.log" "${CONFIGURE_ARGS[@]}"
 
 info "building QEMU (ninja -C $OBJ)"
 ninja -C "$OBJ" qemu-system-x86_64 qemu-system-aarch64 "$@"

@@ -84,3 +84,28 @@ ensure_backports() {
         "$uri" "$codename" > "$list"
     apt-get update -qq
 }
+
+# Configure QEMU from the work tree into directory $1 with the arguments
+# after $2, logging to $2, unless $1 was configured with exactly these.
+# Compiles go through ccache; paths below the checkout are hashed relative
+# to it, so that a fresh clone elsewhere (CI) hits the cache a previous
+# build filled.
+qemu_configure() {
+    local obj=$1 log=$2 sig
+    shift 2
+    export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+    export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=true
+    command -v ccache >/dev/null || die "ccache not found: run 'make deps'"
+    sig=$(printf '%s\n' "$@")
+    if [ -f "$obj/build.ninja" ] && [ "$(cat "$obj/.configure-args" 2>/dev/null)" = "$sig" ]; then
+        return 0
+    fi
+    info "configuring QEMU in $obj (log: $log)"
+    rm -rf "$obj"
+    mkdir -p "$obj"
+    if ! (cd "$obj" && "$WT/configure" "$@") > "$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "configure failed (full log: $log)"
+    fi
+    printf '%s\n' "$sig" > "$obj/.configure-args"
+}
