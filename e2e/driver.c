@@ -53,15 +53,13 @@
 #define CMDQ            0x40200000ULL
 #define EVTQ            0x40210000ULL
 #define CD_ADDR         0x40300000ULL
-#define PT_L1           0x40400000ULL
-#define PT_L2           0x40401000ULL
-#define PT_L3           0x40402000ULL
-#define PT_L2_ID        0x40403000ULL
-#define PT_L3_ID        0x40404000ULL
+#define PT_TABLES       0x40400000ULL   /* two sets of 5 pages */
 #define PAGE_A          0x40500000ULL
 #define PAGE_B          0x40501000ULL
 #define PAGE_DST        0x40502000ULL
 #define PAGE_ID         0x40503000ULL
+#define PAGE_C          0x40504000ULL
+#define PAGE_DST2       0x40505000ULL
 
 /* guest IOVAs: below edu's 28-bit default DMA mask */
 #define IOVA_SRC        0x1000000ULL
@@ -78,6 +76,7 @@
 #define DEV_SLOT        3               /* vfio-pci on pcie.0 */
 #define DEV_SID         (DEV_SLOT << 3)
 #define ASID            1
+#define ASID2           2
 
 /* SMMUv3 registers */
 #define SMMU_IDR0       0x0
@@ -92,6 +91,8 @@
 #define SMMU_EVTQ_BASE  0xa0
 
 #define CMD_CFGI_STE    0x03
+#define CMD_CFGI_CD     0x05
+#define CMD_TLBI_NH_ASID 0x11
 #define CMD_TLBI_NH_VA  0x12
 #define CMD_SYNC        0x46
 
@@ -429,32 +430,47 @@ static uint64_t pte_page(uint64_t pa)
     return pa | 3 | (1 << 6) | (3 << 8) | (1 << 10);
 }
 
-static void map_iova(uint64_t iova, uint64_t pa)
+/*
+ * A stage-1 table set (4K granule, levels 1-3): one level-3 table for the
+ * IOVAs at 16 MiB, one for the identity-mapped page above 1 GiB.
+ */
+static uint64_t pt_l1(int set)
 {
-    uint64_t l3 = iova == IOVA_ID ? PT_L3_ID : PT_L3;
+    return PT_TABLES + set * 0x5000;
+}
+
+static void map_iova(int set, uint64_t iova, uint64_t pa)
+{
+    uint64_t l3 = pt_l1(set) + (iova == IOVA_ID ? 0x4000 : 0x2000);
 
     writeq(l3 + ((iova >> 12) & 0x1ff) * 8, pte_page(pa));
 }
 
-/* CD with a 39-bit, 4K-granule stage 1 (levels 1-3) */
-static void build_tables(void)
+static void build_tables(int set)
+{
+    uint64_t l1 = pt_l1(set);
+
+    writeq(l1 + ((IOVA_SRC >> 30) & 0x1ff) * 8, (l1 + 0x1000) | 3);
+    writeq(l1 + 0x1000 + ((IOVA_SRC >> 21) & 0x1ff) * 8, (l1 + 0x2000) | 3);
+    writeq(l1 + ((IOVA_ID >> 30) & 0x1ff) * 8, (l1 + 0x3000) | 3);
+    writeq(l1 + 0x3000 + ((IOVA_ID >> 21) & 0x1ff) * 8, (l1 + 0x4000) | 3);
+}
+
+/* The CD: a 39-bit stage 1 on table set @set, tagged @asid */
+static void write_cd(int set, uint16_t asid)
 {
     uint32_t cd[16] = { 0 };
     int i;
 
     cd[0] = 25 | (1u << 30) | (1u << 31);           /* T0SZ, EPD1, V */
     /* IPS 40 bits, AA64, R, A, ASID */
-    cd[1] = 2 | (1u << 9) | (1u << 13) | (1u << 14) | (ASID << 16);
-    cd[2] = PT_L1;                                  /* TTB0 */
-    cd[3] = PT_L1 >> 32;
+    cd[1] = 2 | (1u << 9) | (1u << 13) | (1u << 14) | ((uint32_t)asid << 16);
+    cd[2] = pt_l1(set);                             /* TTB0 */
+    cd[3] = pt_l1(set) >> 32;
     cd[6] = 0xff;                                   /* MAIR0: attr 0 WB */
     for (i = 0; i < 16; i++) {
         writel(CD_ADDR + i * 4, cd[i]);
     }
-    writeq(PT_L1 + ((IOVA_SRC >> 30) & 0x1ff) * 8, PT_L2 | 3);
-    writeq(PT_L2 + ((IOVA_SRC >> 21) & 0x1ff) * 8, PT_L3 | 3);
-    writeq(PT_L1 + ((IOVA_ID >> 30) & 0x1ff) * 8, PT_L2_ID | 3);
-    writeq(PT_L2_ID + ((IOVA_ID >> 21) & 0x1ff) * 8, PT_L3_ID | 3);
 }
 
 static void smmu_enable(void)
@@ -624,10 +640,11 @@ int main(int argc, char **argv)
     check(v & 2, "vSMMU IDR0 0x%08x has stage 1", v);
 
     /* the guest's stage 1: IOVA_SRC -> PAGE_A, IOVA_DST -> PAGE_DST */
-    build_tables();
-    map_iova(IOVA_SRC, PAGE_A);
-    map_iova(IOVA_DST, PAGE_DST);
-    map_iova(IOVA_ID, PAGE_ID);
+    build_tables(0);
+    write_cd(0, ASID);
+    map_iova(0, IOVA_SRC, PAGE_A);
+    map_iova(0, IOVA_DST, PAGE_DST);
+    map_iova(0, IOVA_ID, PAGE_ID);
     fill(PAGE_A, 0x11);
     fill(PAGE_B, 0x22);
     fill(PAGE_DST, 0x00);
@@ -647,7 +664,7 @@ int main(int argc, char **argv)
           "DMA to the identity-mapped IOVA 0x%llx arrived", IOVA_ID);
 
     /* remap: without the invalidation, L0's SMMU would keep page A */
-    map_iova(IOVA_SRC, PAGE_B);
+    map_iova(0, IOVA_SRC, PAGE_B);
     n_flush = trace_count("smmuv3_accel_flush_cmds ", NULL, NULL);
     cmd_push(CMD_TLBI_NH_VA | (uint64_t)ASID << 48,
              (IOVA_SRC & ~0xfffULL) | 1 /* leaf */);
@@ -659,6 +676,42 @@ int main(int argc, char **argv)
           "finished");
     check(holds(PAGE_DST, 0x22), "after TLBI: the data came from page B, "
           "the new mapping (page A would mean a stale IOTLB entry)");
+
+    /*
+     * New tables and ASID in the CD: L0's SMMU caches the CD, so only the
+     * forwarded CFGI_CD (for the guest StreamID, which the L1 kernel turns
+     * into the physical one through the vDEVICE) makes it use them.
+     */
+    fill(PAGE_C, 0x44);
+    build_tables(1);
+    map_iova(1, IOVA_SRC, PAGE_C);
+    map_iova(1, IOVA_DST, PAGE_DST);
+    map_iova(1, IOVA_ID, PAGE_ID);
+    write_cd(1, ASID2);
+    cmd_push(CMD_CFGI_CD | (uint64_t)DEV_SID << 32, 1 /* leaf */);
+    check(cmd_sync_run(), "CFGI_CD + CMD_SYNC consumed");
+    fill(PAGE_DST, 0x00);
+    check(copy_through_edu(IOVA_SRC, IOVA_DST) && holds(PAGE_DST, 0x44),
+          "after CFGI_CD: the new CD (ASID %d, other tables) is used", ASID2);
+
+    /* one range TLBI (RIL: 2 pages of 4K from IOVA_SRC) for two remaps */
+    map_iova(1, IOVA_SRC, PAGE_A);
+    map_iova(1, IOVA_DST, PAGE_DST2);
+    cmd_push(CMD_TLBI_NH_VA | (uint64_t)ASID2 << 48 | 1 << 12 /* NUM */,
+             IOVA_SRC | 1 << 10 /* TG 4K */ | 1 /* leaf */);
+    check(cmd_sync_run(), "range TLBI_NH_VA + CMD_SYNC consumed");
+    fill(PAGE_DST, 0x00);
+    fill(PAGE_DST2, 0x00);
+    check(copy_through_edu(IOVA_SRC, IOVA_DST) && holds(PAGE_DST2, 0x11) &&
+          holds(PAGE_DST, 0x00), "after the range TLBI: both pages of the "
+          "range use their new mappings");
+
+    /* TLBI_NH_ASID */
+    map_iova(1, IOVA_SRC, PAGE_B);
+    cmd_push(CMD_TLBI_NH_ASID | (uint64_t)ASID2 << 48, 0);
+    check(cmd_sync_run(), "TLBI_NH_ASID + CMD_SYNC consumed");
+    check(copy_through_edu(IOVA_SRC, IOVA_DST) && holds(PAGE_DST2, 0x22),
+          "after TLBI_NH_ASID: the new mapping is used");
 
     /* abort STE: DMA must not reach guest memory */
     check(install_ste(STE_ABORT), "abort STE: CFGI_STE + CMD_SYNC consumed");
