@@ -129,7 +129,8 @@ if [ -n "$edu" ] && [ -e /dev/vfio/devices/vfio0 ] &&
         -M virt,highmem=off -m 256M -nodefaults -display none \
         -object iommufd,id=ifd0 \
         -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on \
-        -device vfio-pci,id=edu0,iommufd=ifd0,host=$edu,bus=pcie.0,addr=0x3
+        -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x2 \
+        -device vfio-pci,id=edu0,iommufd=ifd0,host=$edu,bus=rp0
     echo "e2e: driver exit status $?"
 fi
 

@@ -73,8 +73,13 @@
 
 #define STRTAB_LOG2     9
 #define CMDQ_LOG2       8
-#define DEV_SLOT        3               /* vfio-pci on pcie.0 */
-#define DEV_SID         (DEV_SLOT << 3)
+/*
+ * edu (through vfio-pci, id edu0) sits behind a PCIe root port at 00:02.0,
+ * for native hot-unplug; the guest numbers the bus behind it 1.
+ */
+#define RP_DEVFN        (2 << 3)
+#define DEV_SID         0x100           /* bus 1, devfn 0 */
+#define DEV_ID          "edu0"
 #define ASID            1
 #define ASID2           2
 
@@ -116,6 +121,8 @@
 
 static pid_t qemu_pid;
 static FILE *qtest;
+static FILE *qmp;
+static char *qmp_path;
 static const char *trace_log;
 static char *stderr_log;
 static char *sock_path;
@@ -274,11 +281,14 @@ static void start_qemu(int argc, char **argv)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     char **args = calloc(argc + 24, sizeof(char *));
-    char *qtest_arg;
+    char *qtest_arg, *qmp_arg;
     int lfd, fd, i, n = 0, logfd;
 
     if (asprintf(&sock_path, "/tmp/e2e-qtest-%d.sock", getpid()) < 0 ||
-        asprintf(&qtest_arg, "unix:%s", sock_path) < 0 || !args) {
+        asprintf(&qtest_arg, "unix:%s", sock_path) < 0 ||
+        asprintf(&qmp_path, "/tmp/e2e-qmp-%d.sock", getpid()) < 0 ||
+        asprintf(&qmp_arg, "unix:%s,server=on,wait=off", qmp_path) < 0 ||
+        !args) {
         die("out of memory");
     }
     snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
@@ -298,6 +308,8 @@ static void start_qemu(int argc, char **argv)
     args[n++] = qtest_arg;
     args[n++] = "-qtest-log";
     args[n++] = "/dev/null";
+    args[n++] = "-qmp";
+    args[n++] = qmp_arg;
     /* what QEMU asks of the L1 kernel, with the ids the kernel returns */
     args[n++] = "-trace";
     args[n++] = "iommufd_backend_alloc_*";
@@ -305,6 +317,8 @@ static void start_qemu(int argc, char **argv)
     args[n++] = "iommufd_backend_invalidate_cache";
     args[n++] = "-trace";
     args[n++] = "smmuv3_accel_*";
+    args[n++] = "-trace";
+    args[n++] = "iommufd_backend_free_id";
     args[n++] = "-D";
     args[n++] = (char *)trace_log;
     args[n] = NULL;
@@ -377,6 +391,48 @@ static int stop_qemu_wait(void)
     }
     qemu_pid = 0;
     return status;
+}
+
+/* --- QMP: just enough for device_del ------------------------------------ */
+
+static void qmp_connect(void)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", qmp_path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+        die("QMP socket %s: %s", qmp_path, strerror(errno));
+    }
+    qmp = fdopen(fd, "r+");
+    if (!qmp) {
+        die("fdopen: %s", strerror(errno));
+    }
+}
+
+/*
+ * Send @cmd (or nothing) and read lines until one contains @want; events
+ * on the way are skipped.  False if QMP reports an error first.
+ */
+static bool qmp_wait(const char *cmd, const char *want)
+{
+    static char line[4096];
+
+    if (cmd) {
+        fprintf(qmp, "%s\n", cmd);
+        fflush(qmp);
+    }
+    while (fgets(line, sizeof(line), qmp)) {
+        if (strstr(line, want)) {
+            return true;
+        }
+        if (strstr(line, "\"error\"")) {
+            printf("e2e-driver: QMP: %s", line);
+            return false;
+        }
+    }
+    die("QMP connection closed");
+    return false;
 }
 
 /* --- the L2 guest: PCI, SMMUv3, edu -------------------------------------- */
@@ -573,6 +629,7 @@ static void trace_print(void)
         "smmuv3_accel_alloc_vdev ", "smmuv3_accel_alloc_nested ",
         "smmuv3_accel_attach ", "smmuv3_accel_flush_cmds ",
         "smmuv3_accel_free_vdev ", "smmuv3_accel_free_viommu ",
+        "iommufd_backend_free_id ",
     };
     char line[512];
     FILE *f = fopen(trace_log, "r");
@@ -596,11 +653,31 @@ static void trace_print(void)
     fclose(f);
 }
 
+/* The guest's answer to the attention button: slot power off */
+static void slot_power_off(void)
+{
+    uint8_t cap;
+    uint16_t ctl;
+
+    for (cap = rd(8, ecam(RP_DEVFN, 0x34)); cap;
+         cap = rd(8, ecam(RP_DEVFN, cap + 1))) {
+        if (rd(8, ecam(RP_DEVFN, cap)) == 0x10) {     /* PCI Express */
+            break;
+        }
+    }
+    if (!cap) {
+        die("no PCI Express capability on the root port");
+    }
+    /* Slot Control: indicators off, power controller off */
+    ctl = rd(16, ecam(RP_DEVFN, cap + 0x18)) & ~0x0700;
+    writew(ecam(RP_DEVFN, cap + 0x18), ctl | 0x0700);
+}
+
 int main(int argc, char **argv)
 {
-    int status, n_nested, n_nested_after, n_flush, n_flush_after;
+    int status, n_nested, n_nested_after, n_flush, n_flush_after, n_free;
     bool emulated = false;
-    uint32_t v;
+    uint32_t v, v_idr0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     trace_log = getenv("E2E_TRACE_LOG") ?: "/tmp/e2e-l2-trace.log";
@@ -621,7 +698,13 @@ int main(int argc, char **argv)
     start_qemu(argc - 1, argv + 1);
     printf("e2e-driver: L2 QEMU is up (pid %d)\n", qemu_pid);
 
-    /* PCI: what firmware would do to the VFIO device */
+    /*
+     * PCI: what firmware would do: number the bus behind the root port,
+     * open its memory window over the BAR, enable it
+     */
+    writel(ecam(RP_DEVFN, 0x18), 0x00010100);       /* buses 0, 1, 1 */
+    writel(ecam(RP_DEVFN, 0x20), (PCIE_MMIO >> 16) | (PCIE_MMIO & ~0xfffffULL));
+    writew(ecam(RP_DEVFN, 0x04), 0x6);              /* MEM, bus master */
     v = readl(ecam(DEV_SID, 0));
     check(v == EDU_ID, "vendor/device of the VFIO device is 0x%08x "
           "(edu 0x%08x)", v, EDU_ID);
@@ -636,7 +719,7 @@ int main(int argc, char **argv)
     v = readl(PCIE_MMIO + EDU_LIVENESS);
     check(v == ~0x12345678u, "edu liveness register inverts (0x%08x)", v);
 
-    v = readl(SMMU_BASE + SMMU_IDR0);
+    v = v_idr0 = readl(SMMU_BASE + SMMU_IDR0);
     check(v & 2, "vSMMU IDR0 0x%08x has stage 1", v);
 
     /* the guest's stage 1: IOVA_SRC -> PAGE_A, IOVA_DST -> PAGE_DST */
@@ -732,6 +815,25 @@ int main(int argc, char **argv)
     check(holds(PAGE_DST, 0x11), "bypass STE: page A copied to 0x%llx by "
           "guest physical address", PAGE_DST);
 
+    /*
+     * Native PCIe hot-unplug, as a guest does it: device_del, then power
+     * the slot off.  The vSMMU frees the vDEVICE, the nested HWPTs and,
+     * for its last device, the vIOMMU: the L1 kernel refuses to destroy
+     * an object another one still uses.
+     */
+    n_free = trace_count("iommufd_backend_free_id ", "(0)", NULL);
+    qmp_connect();
+    check(qmp_wait(NULL, "\"QMP\"") &&
+          qmp_wait("{\"execute\":\"qmp_capabilities\"}", "\"return\"") &&
+          qmp_wait("{\"execute\":\"device_del\",\"arguments\":"
+                   "{\"id\":\"" DEV_ID "\"}}", "\"return\""),
+          "device_del %s accepted", DEV_ID);
+    slot_power_off();
+    check(qmp_wait(NULL, "DEVICE_DELETED"), "DEVICE_DELETED after the guest "
+          "powered the slot off");
+    check(readl(SMMU_BASE + SMMU_IDR0) == v_idr0, "L2 QEMU runs on after "
+          "the unplug");
+
     status = stop_qemu_wait();
     check(WIFEXITED(status) || (WIFSIGNALED(status) &&
           WTERMSIG(status) == SIGTERM),
@@ -745,7 +847,7 @@ int main(int argc, char **argv)
           "the L1 kernel allocated one nesting-parent HWPT");
     check(trace_count("iommufd_backend_alloc_viommu ", "(0)", NULL) == 1,
           "the L1 kernel allocated one vIOMMU");
-    check(trace_count("iommufd_backend_alloc_vdev ", "virt_id=0x18 ", "(0)")
+    check(trace_count("iommufd_backend_alloc_vdev ", "virt_id=0x100 ", "(0)")
           == 1, "the L1 kernel allocated a vDEVICE for vSID 0x%x", DEV_SID);
     check(n_nested_after > n_nested,
           "a nested HWPT was allocated for the guest's stage-1 STE");
@@ -753,6 +855,13 @@ int main(int argc, char **argv)
           >= 3 && trace_count("iommufd_backend_alloc_", "(-", NULL) == 0,
           "every allocation succeeded in the L1 kernel (nested HWPTs: "
           "abort, bypass and the stage 1)");
+    check(trace_count("smmuv3_accel_free_vdev ", NULL, NULL) == 1 &&
+          trace_count("smmuv3_accel_free_viommu ", NULL, NULL) == 1 &&
+          trace_count("iommufd_backend_free_id ", "(0)", NULL) >= n_free + 5 &&
+          trace_count("iommufd_backend_free_id ", "(-", NULL) == 0,
+          "at unplug the L1 kernel destroyed the vDEVICE, the nested HWPTs "
+          "and the vIOMMU (%d objects), refusing none",
+          trace_count("iommufd_backend_free_id ", "(0)", NULL) - n_free);
     check(n_flush_after > n_flush &&
           trace_count("iommufd_backend_invalidate_cache ", "(0)", NULL) > 0 &&
           trace_count("iommufd_backend_invalidate_cache ", "(-", NULL) == 0,

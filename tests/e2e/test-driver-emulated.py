@@ -37,7 +37,9 @@ def main():
                         '-M', 'virt,highmem=off', '-m', '256M',
                         '-nodefaults', '-display', 'none',
                         '-device', 'arm-smmuv3,primary-bus=pcie.0,id=smmu0',
-                        '-device', 'edu,bus=pcie.0,addr=3,dma_mask=' +
+                        '-device', 'pcie-root-port,id=rp0,bus=pcie.0,'
+                        'chassis=1,addr=2',
+                        '-device', 'edu,id=edu0,bus=rp0,dma_mask=' +
                         '0xffffffffff'],
                        capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, E2E_TRACE_LOG=str(
