@@ -12,7 +12,6 @@
 #ifndef XLATE_FAKE_S2_H
 #define XLATE_FAKE_S2_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 
 #include "xlate.h"
+#include "tap.h"
 
 #define FS2_UNMAPPED 1u
 #define FS2_RO       2u
@@ -137,44 +137,6 @@ static inline uint64_t to_le64(uint64_t v)
 #else
     return v;
 #endif
-}
-
-/* ---- TAP ---- */
-
-static int tap_count, tap_failed;
-
-static inline bool tap_ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    tap_count++;
-    printf("%sok %d - ", cond ? "" : "not ", tap_count);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    if (!cond) {
-        tap_failed++;
-    }
-    fflush(stdout);
-    return cond;
-}
-
-static inline void tap_diag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
-
-static inline int tap_done(void)
-{
-    printf("1..%d\n", tap_count);
-    return tap_failed ? 1 : 0;
 }
 
 #endif

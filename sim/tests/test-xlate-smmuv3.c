@@ -154,12 +154,12 @@ static bool tr(SimSmmuCache *c, const uint64_t ste[2], uint32_t sid,
                               o, f);
 }
 
-static bool is_fault(bool ok, const SimFault *f, enum sim_fault_code code,
+static bool is_fault(bool res, const SimFault *f, enum sim_fault_code code,
                      int stage, int level)
 {
-    if (ok || f->code != code || f->stage != stage ||
+    if (res || f->code != code || f->stage != stage ||
         (level >= 0 && f->level != level)) {
-        tap_diag("got ok=%d code=%d stage=%d level=%d addr=0x%llx", ok,
+        diag("got ok=%d code=%d stage=%d level=%d addr=0x%llx", res,
                  f->code, f->stage, f->level, (unsigned long long)f->addr);
         return false;
     }
@@ -233,40 +233,40 @@ static void test_ste(void)
     uint64_t ste[2];
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     tt_map(&d.tt, 0x1000, 0x5000, 3, D_DEF);
 
     ste[0] = d.ste[0] & ~to_le64(1);
     ste[1] = d.ste[1];
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_ABORT, 0, 0), "smmu STE V=0 -> abort");
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_ABORT, 0, 0), "smmu STE V=0 -> abort");
     ste_make(ste, CFG_ABORT, d.cd, 0, 0, 0);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_ABORT, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_ABORT, 0, 0),
            "smmu STE Config abort -> abort");
     ste_make(ste, CFG_BYPASS, d.cd, 0, 0, 0);
-    ok = tr(c, ste, 1, false, 0, 0x123456789abcULL, true, &o, &f);
-    tap_ok(ok && o.ipa == 0x123456789abcULL && o.writable,
+    res = tr(c, ste, 1, false, 0, 0x123456789abcULL, true, &o, &f);
+    ok(res && o.ipa == 0x123456789abcULL && o.writable,
            "smmu STE Config bypass -> ipa = iova");
     ste_make(ste, 6, d.cd, 0, 0, 0);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_STE, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_STE, 0, 0),
            "smmu STE Config 0b110 (stage 2) -> bad STE");
     ste_make(ste, 1, d.cd, 0, 0, 0);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_STE, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_STE, 0, 0),
            "smmu STE Config 0b001 -> bad STE");
     ste_make(ste, CFG_S1, d.cd, 3, 2, 0);
-    ok = tr(c, ste, 1, true, 1, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_STE, 0, 0),
+    res = tr(c, ste, 1, true, 1, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_STE, 0, 0),
            "smmu STE S1Fmt 0b11 -> bad STE");
 
-    ok = tr(c, d.ste, 1, false, 0, 0x1234, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x5234 && o.page_size == 4 * KB && o.writable &&
+    res = tr(c, d.ste, 1, false, 0, 0x1234, false, &o, &f);
+    ok(res && o.ipa == 0x5234 && o.page_size == 4 * KB && o.writable &&
            !o.hit, "smmu S1 linear single CD, 4K walk from level 0");
-    ok = tr(c, d.ste, 1, true, 0, 0x1234, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, d.ste, 1, true, 0, 0x1234, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu SSID with S1CDMax 0 -> bad CD (bad substream)");
     sim_smmu_cache_free(c);
 }
@@ -278,7 +278,7 @@ static void test_cd_tables(void)
     uint64_t lin, l1, l2a, l2b, ste[2];
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     for (int i = 0; i < 4; i++) {
         t[i] = tt_new(12, 16, 0);
@@ -294,29 +294,29 @@ static void test_cd_tables(void)
         cd_write(lin + 64 * i, cd_w0(TG_4K, 16, (uint16_t)(10 + i)), t[i & 3].ttb);
     }
     ste_make(ste, CFG_S1, lin, FMT_LINEAR, 2, DSS_SSID0);
-    ok = tr(c, ste, 2, true, 1, 0x8010, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x200010, "smmu linear CD table: SSID 1 -> CD 1");
-    ok = tr(c, ste, 2, true, 3, 0x8010, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x400010, "smmu linear CD table: SSID 3 -> CD 3");
-    ok = tr(c, ste, 2, true, 4, 0x8010, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 2, true, 1, 0x8010, false, &o, &f);
+    ok(res && o.ipa == 0x200010, "smmu linear CD table: SSID 1 -> CD 1");
+    res = tr(c, ste, 2, true, 3, 0x8010, false, &o, &f);
+    ok(res && o.ipa == 0x400010, "smmu linear CD table: SSID 3 -> CD 3");
+    res = tr(c, ste, 2, true, 4, 0x8010, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu SSID 4 with S1CDMax 2 -> bad CD");
-    ok = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x100010,
+    res = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
+    ok(res && o.ipa == 0x100010,
            "smmu S1DSS substream0: no SSID uses CD 0");
-    ok = tr(c, ste, 2, true, 0, 0x8010, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 2, true, 0, 0x8010, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu S1DSS substream0: SSID 0 -> bad CD");
     ste_make(ste, CFG_S1, lin, FMT_LINEAR, 2, DSS_BYPASS);
-    ok = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x8010, "smmu S1DSS bypass: no SSID bypasses");
+    res = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
+    ok(res && o.ipa == 0x8010, "smmu S1DSS bypass: no SSID bypasses");
     ste_make(ste, CFG_S1, lin, FMT_LINEAR, 2, DSS_TERM);
-    ok = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_ABORT, 0, 0),
+    res = tr(c, ste, 2, false, 0, 0x8010, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_ABORT, 0, 0),
            "smmu S1DSS terminate: no SSID aborts");
     ste_make(ste, CFG_S1, lin, FMT_LINEAR, 21, DSS_SSID0);
-    ok = tr(c, ste, 2, true, 1, 0x8010, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_STE, 0, 0),
+    res = tr(c, ste, 2, true, 1, 0x8010, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_STE, 0, 0),
            "smmu S1CDMax above IDR1.SSIDSIZE -> bad STE");
 
     /* Two-level, 4K leaf tables (64 CDs each), S1CDMax 8. */
@@ -327,13 +327,13 @@ static void test_cd_tables(void)
     cd_write(l2a + 6 * 64, cd_w0(TG_4K, 16, 20), t[2].ttb);
     cd_write(l2a, cd_w0(TG_4K, 16, 20), t[2].ttb);
     ste_make(ste, CFG_S1, l1, FMT_L2_4K, 8, DSS_SSID0);
-    ok = tr(c, ste, 3, true, 70, 0x8000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x300000, "smmu 2-level CD (4K split): SSID 70");
-    ok = tr(c, ste, 3, true, 200, 0x8000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 3, true, 70, 0x8000, false, &o, &f);
+    ok(res && o.ipa == 0x300000, "smmu 2-level CD (4K split): SSID 70");
+    res = tr(c, ste, 3, true, 200, 0x8000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu 2-level CD: invalid L1 descriptor -> bad CD");
-    ok = tr(c, ste, 3, true, 256, 0x8000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 3, true, 256, 0x8000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu 2-level CD: SSID 256 with S1CDMax 8 -> bad CD");
 
     /* Two-level, 64K leaf tables (1024 CDs each). */
@@ -342,8 +342,8 @@ static void test_cd_tables(void)
     fs2_w64(&fs, l1 + 8, l2b | 1);                  /* SSIDs 1024..2047 */
     cd_write(l2b + 6 * 64, cd_w0(TG_4K, 16, 21), t[3].ttb);
     ste_make(ste, CFG_S1, l1, FMT_L2_64K, 12, DSS_SSID0);
-    ok = tr(c, ste, 4, true, 1030, 0x8000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x400000, "smmu 2-level CD (64K split): SSID 1030");
+    res = tr(c, ste, 4, true, 1030, 0x8000, false, &o, &f);
+    ok(res && o.ipa == 0x400000, "smmu 2-level CD (64K split): SSID 1030");
 
     /* CD2L not implemented -> two-level formats are illegal. */
     {
@@ -353,16 +353,16 @@ static void test_cd_tables(void)
         memcpy(idr, idr_std, sizeof(idr));
         idr[0] &= ~(1u << 19);
         c2 = sim_smmu_cache_new(idr);
-        ok = tr(c2, ste, 4, true, 1030, 0x8000, false, &o, &f);
-        tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_STE, 0, 0),
+        res = tr(c2, ste, 4, true, 1030, 0x8000, false, &o, &f);
+        ok(is_fault(res, &f, SIM_FAULT_BAD_STE, 0, 0),
                "smmu 2-level CD format without IDR0.CD2L -> bad STE");
         sim_smmu_cache_free(c2);
     }
 
     /* Stage-2 fault while fetching a CD. */
     fs2_set_flags(&fs, l2b, 4096, FS2_UNMAPPED);
-    ok = tr(c, ste, 5, true, 1030, 0x8000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S2_UNMAPPED, 2, -1) &&
+    res = tr(c, ste, 5, true, 1030, 0x8000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S2_UNMAPPED, 2, -1) &&
            f.addr == l2b + 6 * 64, "smmu stage-2 fault on CD fetch -> stage 2");
     fs2_set_flags(&fs, l2b, 4096, 0);
     sim_smmu_cache_free(c);
@@ -376,47 +376,47 @@ static void test_bad_cd(void)
     uint64_t cd = fs2_alloc(&fs, 64, 64), ste[2];
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     tt_map(&t, 0x1000, 0x2000, 3, D_DEF);
     ste_make(ste, CFG_S1, cd, FMT_LINEAR, 0, 0);
 
     cd_write(cd, cd_w0(TG_4K, 16, 1) & ~CD_V, t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0), "smmu CD V=0 -> bad CD");
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0), "smmu CD V=0 -> bad CD");
     cd_write(cd, cd_w0(TG_4K, 16, 1) | CD_ENDI, t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD ENDI (big-endian tables) -> bad CD");
     cd_write(cd, cd_w0(TG_4K, 16, 1) & ~CD_AA64, t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD AA64=0 -> bad CD");
     cd_write(cd, cd_w0(3, 16, 1), t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD TG0 reserved -> bad CD");
     cd_write(cd, cd_w0(TG_4K, 15, 1), t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD T0SZ 15 -> bad CD");
     cd_write(cd, cd_w0(TG_4K, 40, 1), t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD T0SZ 40 without IDR3.STT -> bad CD");
     cd_write(cd, (cd_w0(TG_4K, 16, 1) & ~CD_IPS(7)) | CD_IPS(0),
              t.ttb | (1ULL << 32));
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD TTB0 beyond IPS (32 bits) -> bad CD");
 
     cd_write(cd, cd_w0(TG_4K, 16, 1) | (1ULL << 44), t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD.S=1 with IDR0.STALL_MODEL=0b01 -> bad CD");
     cd_write(cd, cd_w0(TG_4K, 16, 1) & ~CD_A, t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD.A=0 with IDR0.TERM_MODEL -> bad CD");
 
     /* Granule missing from IDR5. */
@@ -424,22 +424,22 @@ static void test_bad_cd(void)
     idr[5] &= ~(1u << 5);
     c16 = sim_smmu_cache_new(idr);
     cd_write(cd, cd_w0(TG_16K, 16, 1), t.ttb);
-    ok = tr(c16, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_BAD_CD, 0, 0),
+    res = tr(c16, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_BAD_CD, 0, 0),
            "smmu CD 16K granule without IDR5.GRAN16K -> bad CD");
     sim_smmu_cache_free(c16);
 
     /* Invalid CDs are not cached: fixing it needs no CFGI_CD. */
     cd_write(cd, cd_w0(TG_4K, 16, 1), t.ttb);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x2000, "smmu fixed CD is fetched again");
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(res && o.ipa == 0x2000, "smmu fixed CD is fetched again");
 
     /* EPD0: TTB0 walks disabled -> translation fault. */
     cd_write(cd, cd_w0(TG_4K, 16, 1) | CD_EPD0, t.ttb);
     cfgi_cd(c, 1, 0);
     cmd(c, 0x10, 0);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
            "smmu CD EPD0 -> translation fault");
     sim_smmu_cache_free(c);
 }
@@ -451,7 +451,7 @@ static void test_granules(void)
     ArmTT t16, t64, t4;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     ste_make(ste, CFG_S1, cd, FMT_LINEAR, 0, 0);
 
@@ -460,17 +460,17 @@ static void test_granules(void)
     va = 0x800012344000ULL;
     tt_map(&t16, va, 0x1234c000, 3, D_DEF);
     cd_write(cd, cd_w0(TG_16K, 16, 1), t16.ttb);
-    ok = tr(c, ste, 1, false, 0, va + 0x123, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x1234c123 && o.page_size == 16 * KB,
+    res = tr(c, ste, 1, false, 0, va + 0x123, false, &o, &f);
+    ok(res && o.ipa == 0x1234c123 && o.page_size == 16 * KB,
            "smmu 16K granule walk (48-bit VA, level-0 index from bit 47)");
     tt_map(&t16, 0x2000000, 0x6000000, 2, D_DEF);   /* 32M block */
-    ok = tr(c, ste, 1, false, 0, 0x2345678, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x6345678 && o.page_size == 32 * MB,
+    res = tr(c, ste, 1, false, 0, 0x2345678, false, &o, &f);
+    ok(res && o.ipa == 0x6345678 && o.page_size == 32 * MB,
            "smmu 16K granule 32M block at level 2");
     e = tt_entry(&t16, 0x1000000000ULL, 1);
     fs2_w64(&fs, e, 0x1000000000ULL | D_DEF | 1);    /* 64G block: illegal */
-    ok = tr(c, ste, 1, false, 0, 0x1000000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 1),
+    res = tr(c, ste, 1, false, 0, 0x1000000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 1),
            "smmu 16K granule block at level 1 -> bad descriptor");
 
     /* 64K, 48-bit VA: 3 levels starting at level 1. */
@@ -479,12 +479,12 @@ static void test_granules(void)
     tt_map(&t64, va, 0x3450000, 3, D_DEF);
     cd_write(cd, cd_w0(TG_64K, 16, 1), t64.ttb);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, ste, 1, false, 0, va + 0xfedc, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x345fedc && o.page_size == 64 * KB,
+    res = tr(c, ste, 1, false, 0, va + 0xfedc, false, &o, &f);
+    ok(res && o.ipa == 0x345fedc && o.page_size == 64 * KB,
            "smmu 64K granule walk (3 levels from level 1)");
     tt_map(&t64, 0x40000000ULL, 0x20000000ULL, 2, D_DEF);   /* 512M */
-    ok = tr(c, ste, 1, false, 0, 0x4abcdef0ULL, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x2abcdef0ULL && o.page_size == 512 * MB,
+    res = tr(c, ste, 1, false, 0, 0x4abcdef0ULL, false, &o, &f);
+    ok(res && o.ipa == 0x2abcdef0ULL && o.page_size == 512 * MB,
            "smmu 64K granule 512M block at level 2");
 
     /* 4K with T0SZ 25 (39-bit VA): 3 levels from level 1; 1G and 2M. */
@@ -494,27 +494,27 @@ static void test_granules(void)
     tt_map(&t4, 0x3000, 0xb000, 3, D_DEF);
     cd_write(cd, cd_w0(TG_4K, 25, 1), t4.ttb);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, ste, 1, false, 0, 0x7fffffffULL, false, &o, &f);
-    tap_ok(ok && o.ipa == 0xbfffffffULL && o.page_size == GB,
+    res = tr(c, ste, 1, false, 0, 0x7fffffffULL, false, &o, &f);
+    ok(res && o.ipa == 0xbfffffffULL && o.page_size == GB,
            "smmu 4K granule 1G block at level 1");
-    ok = tr(c, ste, 1, false, 0, 0x3fffff, false, &o, &f);
-    tap_ok(ok && o.ipa == 0xbfffff && o.page_size == 2 * MB,
+    res = tr(c, ste, 1, false, 0, 0x3fffff, false, &o, &f);
+    ok(res && o.ipa == 0xbfffff && o.page_size == 2 * MB,
            "smmu 4K granule 2M block at level 2");
-    ok = tr(c, ste, 1, false, 0, 0x3008, false, &o, &f);
-    tap_ok(ok && o.ipa == 0xb008, "smmu 4K granule page via 3-level walk");
-    ok = tr(c, ste, 1, false, 0, 1ULL << 39, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
+    res = tr(c, ste, 1, false, 0, 0x3008, false, &o, &f);
+    ok(res && o.ipa == 0xb008, "smmu 4K granule page via 3-level walk");
+    res = tr(c, ste, 1, false, 0, 1ULL << 39, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
            "smmu VA beyond 2^(64-T0SZ) -> translation fault level 0");
     e = tt_entry(&t4, 0x5000, 3);
     fs2_w64(&fs, e, 0xc000 | D_DEF | 1);        /* 0b01 at level 3 */
-    ok = tr(c, ste, 1, false, 0, 0x5000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 3),
+    res = tr(c, ste, 1, false, 0, 0x5000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 3),
            "smmu descriptor 0b01 at level 3 -> bad descriptor");
-    ok = tr(c, ste, 1, false, 0, 0x6000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 3) &&
+    res = tr(c, ste, 1, false, 0, 0x6000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 3) &&
            f.addr == 0x6000, "smmu invalid page descriptor -> level 3 fault");
-    ok = tr(c, ste, 1, false, 0, 0x80000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1),
+    res = tr(c, ste, 1, false, 0, 0x80000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1),
            "smmu invalid level-1 descriptor -> level 1 fault");
 
     /* T0SZ 37 (27-bit VA): level-2 start table of 64 entries, 512 bytes. */
@@ -526,8 +526,8 @@ static void test_granules(void)
         fs2_w64(&fs, page + 63 * 8, 0x1);   /* decoy if TTB0 lost 11:4 */
         cd_write(cd, cd_w0(TG_4K, 37, 1), ts.ttb);
         cfgi_cd(c, 1, 0);
-        ok = tr(c, ste, 1, false, 0, 0x7e00010, false, &o, &f);
-        tap_ok(ok && o.ipa == 0xd010,
+        res = tr(c, ste, 1, false, 0, 0x7e00010, false, &o, &f);
+        ok(res && o.ipa == 0xd010,
                "smmu TTB0 bits 11:4 used for a 512-byte start table");
     }
 
@@ -543,19 +543,19 @@ static void test_granules(void)
         tt_map(&t64, 0x10000, 0x120000 | (0x3ULL << 12), 3, D_DEF);
         cd_write(cd, (cd_w0(TG_64K, 16, 1) & ~CD_IPS(7)) | CD_IPS(6),
                  t64.ttb);
-        ok = tr(c52, ste, 1, false, 0, 0x10008, false, &o, &f);
-        tap_ok(ok && o.ipa == (0x3ULL << 48 | 0x120008),
+        res = tr(c52, ste, 1, false, 0, 0x10008, false, &o, &f);
+        ok(res && o.ipa == (0x3ULL << 48 | 0x120008),
                "smmu 64K granule 52-bit output: OA[51:48] from bits 15:12");
         cfgi_cd(c, 1, 0);
-        ok = tr(c, ste, 1, false, 0, 0x10008, false, &o, &f);
-        tap_ok(ok && o.ipa == 0x120008,
+        res = tr(c, ste, 1, false, 0, 0x10008, false, &o, &f);
+        ok(res && o.ipa == 0x120008,
                "smmu 64K granule 48-bit OAS: descriptor bits 15:12 ignored");
         /* Without the 64K granule the output stays within 48 bits. */
         t4 = tt_new(12, 16, 0);
         tt_map(&t4, 0x10000, 1ULL << 48, 3, D_DEF);
         cd_write(cd, (cd_w0(TG_4K, 16, 2) & ~CD_IPS(7)) | CD_IPS(6), t4.ttb);
-        ok = tr(c52, ste, 2, false, 0, 0x10000, false, &o, &f);
-        tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
+        res = tr(c52, ste, 2, false, 0, 0x10000, false, &o, &f);
+        ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
                "smmu 4K granule with 52-bit IPS/OAS: output capped at 48 bits");
         sim_smmu_cache_free(c52);
     }
@@ -566,16 +566,16 @@ static void test_granules(void)
     fs2_w64(&fs, e, D_DEF | 1);
     cd_write(cd, cd_w0(TG_4K, 16, 1), t4.ttb);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 0),
+    res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 0),
            "smmu 4K granule block at level 0 -> bad descriptor");
 
     /* Stage-2 fault while reading a level-2 table. */
     tt_map(&t4, 0x8000000000ULL, 0x1000, 3, D_DEF);
     e = fs2_r64(&fs, tt_entry(&t4, 0x8000000000ULL, 1)) & 0xfffffffff000ULL;
     fs2_set_flags(&fs, e, 4096, FS2_UNMAPPED);
-    ok = tr(c, ste, 1, false, 0, 0x8000000000ULL, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S2_UNMAPPED, 2, 2) && f.addr == e &&
+    res = tr(c, ste, 1, false, 0, 0x8000000000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S2_UNMAPPED, 2, 2) && f.addr == e &&
            f.write, "smmu stage-2 fault in table walk -> stage 2, level 2");
     fs2_set_flags(&fs, e, 4096, 0);
     sim_smmu_cache_free(c);
@@ -588,58 +588,58 @@ static void test_perms(void)
     uint64_t e, w0 = cd_w0(TG_4K, 16, 1);
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     tt_map(&d.tt, 0x1000, 0x11000, 3, D_DEF & ~D_AF);
-    ok = tr(c, d.ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ACCESS_FLAG, 1, 3),
+    res = tr(c, d.ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ACCESS_FLAG, 1, 3),
            "smmu AF=0 -> access flag fault");
     cd_write(d.cd, w0 | CD_AFFD, d.tt.ttb);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, d.ste, 1, false, 0, 0x1000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x11000, "smmu AF=0 with CD.AFFD -> no fault");
+    res = tr(c, d.ste, 1, false, 0, 0x1000, false, &o, &f);
+    ok(res && o.ipa == 0x11000, "smmu AF=0 with CD.AFFD -> no fault");
     cd_write(d.cd, w0, d.tt.ttb);
     cfgi_cd(c, 1, 0);
 
     tt_map(&d.tt, 0x2000, 0x12000, 3, D_DEF | D_AP2);
-    ok = tr(c, d.ste, 1, false, 0, 0x2000, false, &o, &f);
-    tap_ok(ok && !o.writable, "smmu AP[2]=1 page: read ok, not writable");
-    ok = tr(c, d.ste, 1, false, 0, 0x2000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 3) && f.write,
+    res = tr(c, d.ste, 1, false, 0, 0x2000, false, &o, &f);
+    ok(res && !o.writable, "smmu AP[2]=1 page: read ok, not writable");
+    res = tr(c, d.ste, 1, false, 0, 0x2000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 3) && f.write,
            "smmu AP[2]=1 (read-only) write -> permission fault");
 
     tt_map(&d.tt, 0x3000, 0x13000, 3, D_DEF & ~D_AP1);
-    ok = tr(c, d.ste, 1, false, 0, 0x3000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 3),
+    res = tr(c, d.ste, 1, false, 0, 0x3000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 3),
            "smmu AP[1]=0 (no unprivileged access) read -> permission fault");
 
     /* APTable[1] in the level-2 table descriptor -> read-only below. */
     tt_map(&d.tt, 0x40000000ULL, 0x14000, 3, D_DEF);
     e = tt_entry(&d.tt, 0x40000000ULL, 2);
     fs2_w64(&fs, e, fs2_r64(&fs, e) | D_APTABLE1);
-    ok = tr(c, d.ste, 1, false, 0, 0x40000000ULL, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 3),
+    res = tr(c, d.ste, 1, false, 0, 0x40000000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 3),
            "smmu APTable[1] makes the leaf read-only");
     cd_write(d.cd, w0, d.tt.ttb | CD_HAD0);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, d.ste, 1, false, 0, 0x40000000ULL, true, &o, &f);
-    tap_ok(ok && o.writable, "smmu CD.HAD0 disables APTable");
+    res = tr(c, d.ste, 1, false, 0, 0x40000000ULL, true, &o, &f);
+    ok(res && o.writable, "smmu CD.HAD0 disables APTable");
     cd_write(d.cd, w0, d.tt.ttb);
     cfgi_cd(c, 1, 0);
 
     /* Output beyond the 48-bit OAS, and beyond a 32-bit IPS. */
     tt_map(&d.tt, 0x5000, 1ULL << 48, 3, D_DEF);
-    ok = tr(c, d.ste, 1, false, 0, 0x5000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
+    res = tr(c, d.ste, 1, false, 0, 0x5000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
            "smmu output address beyond OAS -> address size fault");
     tt_map(&d.tt, 0x6000, 1ULL << 32, 3, D_DEF);
-    ok = tr(c, d.ste, 1, false, 0, 0x6000, false, &o, &f);
-    tap_ok(ok && o.ipa == 1ULL << 32, "smmu 33-bit output with IPS 48 ok");
+    res = tr(c, d.ste, 1, false, 0, 0x6000, false, &o, &f);
+    ok(res && o.ipa == 1ULL << 32, "smmu 33-bit output with IPS 48 ok");
     cd_write(d.cd, (w0 & ~CD_IPS(7)) | CD_IPS(0), d.tt.ttb);
     cfgi_cd(c, 1, 0);
     cmd(c, 0x10, 0);
-    ok = tr(c, d.ste, 1, false, 0, 0x6000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
+    res = tr(c, d.ste, 1, false, 0, 0x6000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 3),
            "smmu output beyond CD.IPS (32 bits) -> address size fault");
     sim_smmu_cache_free(c);
 }
@@ -652,47 +652,47 @@ static void test_tlb(void)
     uint64_t ea, eb, eg, ep[6], before;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     ea = tt_map(&a.tt, 0x10000, 0x100000, 3, D_DEF);
     eb = tt_map(&b.tt, 0x10000, 0x200000, 3, D_DEF);
-    ok = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f) && !o.hit;
-    ok = ok && tr(c, a.ste, 1, false, 0, 0x10008, false, &o, &f) && o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f) && !o.hit;
+    res = res && tr(c, a.ste, 1, false, 0, 0x10008, false, &o, &f) && o.hit &&
          o.ipa == 0x100008 && !o.stale;
-    tap_ok(ok && st->hits == 1 && st->misses == 1,
+    ok(res && st->hits == 1 && st->misses == 1,
            "smmu second access is a TLB hit");
-    ok = tr(c, b.ste, 2, false, 0, 0x10000, false, &o, &f);
-    tap_ok(ok && !o.hit && o.ipa == 0x200000,
+    res = tr(c, b.ste, 2, false, 0, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x200000,
            "smmu TLB is ASID-tagged: same VA, other ASID misses");
 
     fs2_w64(&fs, ea, 0x110000 | D_DEF | 3);
     fs2_w64(&fs, eb, 0x210000 | D_DEF | 3);
-    ok = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
-    tap_ok(ok && o.hit && o.stale && o.ipa == 0x100000 && st->stale_hits == 1,
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.hit && o.stale && o.ipa == 0x100000 && st->stale_hits == 1,
            "smmu changed PTE without TLBI: old IPA used, stale flagged");
-    tap_ok(tlbi_asid(c, 1) == 0, "smmu TLBI_NH_ASID accepted");
-    ok = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f) && !o.hit &&
+    ok(tlbi_asid(c, 1) == 0, "smmu TLBI_NH_ASID accepted");
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f) && !o.hit &&
          o.ipa == 0x110000;
-    ok = ok && tr(c, b.ste, 2, false, 0, 0x10000, false, &o, &f) && o.hit &&
+    res = res && tr(c, b.ste, 2, false, 0, 0x10000, false, &o, &f) && o.hit &&
          o.ipa == 0x200000 && o.stale;
-    tap_ok(ok, "smmu TLBI_NH_ASID 1 drops ASID 1 only");
+    ok(res, "smmu TLBI_NH_ASID 1 drops ASID 1 only");
 
     /* Global (nG = 0) entries match every ASID; NH_ASID leaves them. */
     eg = tt_map(&g.tt, 0x30000, 0x300000, 3, D_DEF & ~D_NG);
     tt_map(&a.tt, 0x30000, 0x400000, 3, D_DEF);
-    ok = tr(c, g.ste, 3, false, 0, 0x30000, false, &o, &f) && !o.hit;
-    ok = ok && tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && o.hit &&
+    res = tr(c, g.ste, 3, false, 0, 0x30000, false, &o, &f) && !o.hit;
+    res = res && tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && o.hit &&
          o.ipa == 0x300000 && o.stale;
-    tap_ok(ok, "smmu global entry (nG=0) hits for another ASID");
+    ok(res, "smmu global entry (nG=0) hits for another ASID");
     tlbi_asid(c, 3);
     tlbi_asid(c, 1);
-    ok = tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && o.hit &&
          o.ipa == 0x300000;
-    tap_ok(ok, "smmu TLBI_NH_ASID does not drop global entries");
+    ok(res, "smmu TLBI_NH_ASID does not drop global entries");
     tlbi_va(c, 7, 0x30000);
-    ok = tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && !o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x30000, false, &o, &f) && !o.hit &&
          o.ipa == 0x400000;
-    tap_ok(ok, "smmu TLBI_NH_VA (any ASID) drops the global entry at VA");
+    ok(res, "smmu TLBI_NH_VA (any ASID) drops the global entry at VA");
     (void)eg;
 
     /* TLBI_NH_VA without range: one page only, right ASID only. */
@@ -703,27 +703,27 @@ static void test_tlb(void)
         fs2_w64(&fs, ep[i], (0x600000 + i * 0x1000) | D_DEF | 3);
     }
     tlbi_va(c, 2, 0x100000);
-    ok = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && o.hit;
-    tap_ok(ok, "smmu TLBI_NH_VA for another ASID keeps the entry");
+    res = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && o.hit;
+    ok(res, "smmu TLBI_NH_VA for another ASID keeps the entry");
     tlbi_va(c, 1, 0x100000);
-    ok = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit &&
          o.ipa == 0x600000;
-    ok = ok && tr(c, a.ste, 1, false, 0, 0x101000, false, &o, &f) && o.hit &&
+    res = res && tr(c, a.ste, 1, false, 0, 0x101000, false, &o, &f) && o.hit &&
          o.ipa == 0x501000;
-    tap_ok(ok, "smmu TLBI_NH_VA drops exactly the addressed page");
+    ok(res, "smmu TLBI_NH_VA drops exactly the addressed page");
 
     /* Range: TG 4K, NUM 1, SCALE 1 -> (1+1) << 1 = 4 pages from 0x101000. */
     before = st->flushed;
-    tap_ok(tlbi_va_range(c, 1, 0x101000, 1, 1, 1) == 0,
+    ok(tlbi_va_range(c, 1, 0x101000, 1, 1, 1) == 0,
            "smmu TLBI_NH_VA range accepted");
-    ok = true;
+    res = true;
     for (int i = 1; i <= 4; i++) {
-        ok = ok && tr(c, a.ste, 1, false, 0, 0x100000 + i * 0x1000, false,
+        res = res && tr(c, a.ste, 1, false, 0, 0x100000 + i * 0x1000, false,
                       &o, &f) && !o.hit && o.ipa == 0x600000 + (uint64_t)i * 0x1000;
     }
-    ok = ok && tr(c, a.ste, 1, false, 0, 0x105000, false, &o, &f) && o.hit &&
+    res = res && tr(c, a.ste, 1, false, 0, 0x105000, false, &o, &f) && o.hit &&
          o.ipa == 0x505000;
-    tap_ok(ok && st->flushed - before == 4,
+    ok(res && st->flushed - before == 4,
            "smmu TLBI_NH_VA range drops (NUM+1)<<SCALE pages, not the next");
 
     /*
@@ -734,11 +734,11 @@ static void test_tlb(void)
         fs2_w64(&fs, ep[i], (0x700000 + i * 0x1000) | D_DEF | 3);
     }
     tlbi_va_range(c, 1, 0x101000, 3, 0, 0);
-    ok = tr(c, a.ste, 1, false, 0, 0x105000, false, &o, &f) && !o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x105000, false, &o, &f) && !o.hit &&
          o.ipa == 0x705000;
-    ok = ok && tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) &&
+    res = res && tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) &&
          !o.hit && o.ipa == 0x700000;
-    tap_ok(ok, "smmu TLBI_NH_VA range with TG=64K covers the 64K granule");
+    ok(res, "smmu TLBI_NH_VA range with TG=64K covers the 64K granule");
 
     /* Without IDR3.RIL the range fields are ignored (RES0). */
     {
@@ -751,10 +751,10 @@ static void test_tlb(void)
         tr(c2, a.ste, 1, false, 0, 0x100000, false, &o, &f);
         tr(c2, a.ste, 1, false, 0, 0x101000, false, &o, &f);
         tlbi_va_range(c2, 1, 0x100000, 1, 1, 0);
-        ok = tr(c2, a.ste, 1, false, 0, 0x101000, false, &o, &f) && o.hit;
-        ok = ok && tr(c2, a.ste, 1, false, 0, 0x100000, false, &o, &f) &&
+        res = tr(c2, a.ste, 1, false, 0, 0x101000, false, &o, &f) && o.hit;
+        res = res && tr(c2, a.ste, 1, false, 0, 0x100000, false, &o, &f) &&
              !o.hit;
-        tap_ok(ok, "smmu range fields ignored without IDR3.RIL");
+        ok(res, "smmu range fields ignored without IDR3.RIL");
         sim_smmu_cache_free(c2);
     }
 
@@ -765,35 +765,35 @@ static void test_tlb(void)
     fs2_w64(&fs, ep[0], 0x900000 | D_DEF | 3);
     tt_map(&b.tt, 0x100000, 0xa00000, 3, D_DEF);
     tlbi_vaa(c, 0x100000);
-    ok = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit &&
+    res = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit &&
          o.ipa == 0x900000;
-    ok = ok && tr(c, b.ste, 2, false, 0, 0x100000, false, &o, &f) &&
+    res = res && tr(c, b.ste, 2, false, 0, 0x100000, false, &o, &f) &&
          !o.hit && o.ipa == 0xa00000;
-    tap_ok(ok, "smmu TLBI_NH_VAA drops the VA for all ASIDs");
+    ok(res, "smmu TLBI_NH_VAA drops the VA for all ASIDs");
 
     /* A 4K TLBI inside a block drops the block entry. */
     tt_map(&a.tt, 0x40000000ULL, 0x40000000ULL, 2, D_DEF);
     tr(c, a.ste, 1, false, 0, 0x40000000ULL, false, &o, &f);
     tlbi_va(c, 1, 0x401ff000ULL);
-    ok = tr(c, a.ste, 1, false, 0, 0x40000000ULL, false, &o, &f) && !o.hit;
-    tap_ok(ok, "smmu TLBI_NH_VA inside a 2M block drops the block");
+    res = tr(c, a.ste, 1, false, 0, 0x40000000ULL, false, &o, &f) && !o.hit;
+    ok(res, "smmu TLBI_NH_VA inside a 2M block drops the block");
 
     /* NH_ALL and NSNH_ALL drop everything. */
     tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f);
     tr(c, b.ste, 2, false, 0, 0x100000, false, &o, &f);
-    tap_ok(cmd(c, 0x10, 0) == 0, "smmu TLBI_NH_ALL accepted");
-    ok = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit;
-    ok = ok && tr(c, b.ste, 2, false, 0, 0x100000, false, &o, &f) && !o.hit;
-    tap_ok(ok, "smmu TLBI_NH_ALL drops all ASIDs");
-    tap_ok(cmd(c, 0x30, 0) == 0, "smmu TLBI_NSNH_ALL accepted");
-    ok = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit;
-    tap_ok(ok, "smmu TLBI_NSNH_ALL drops entries");
+    ok(cmd(c, 0x10, 0) == 0, "smmu TLBI_NH_ALL accepted");
+    res = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit;
+    res = res && tr(c, b.ste, 2, false, 0, 0x100000, false, &o, &f) && !o.hit;
+    ok(res, "smmu TLBI_NH_ALL drops all ASIDs");
+    ok(cmd(c, 0x30, 0) == 0, "smmu TLBI_NSNH_ALL accepted");
+    res = tr(c, a.ste, 1, false, 0, 0x100000, false, &o, &f) && !o.hit;
+    ok(res, "smmu TLBI_NSNH_ALL drops entries");
 
     /* Permission from a cached read-only entry. */
     tt_map(&a.tt, 0x200000, 0xb00000, 3, D_DEF | D_AP2);
     tr(c, a.ste, 1, false, 0, 0x200000, false, &o, &f);
-    ok = tr(c, a.ste, 1, false, 0, 0x200000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 3) && o.hit,
+    res = tr(c, a.ste, 1, false, 0, 0x200000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 3) && o.hit,
            "smmu write to a cached read-only entry -> permission fault");
     sim_smmu_cache_free(c);
 }
@@ -805,25 +805,25 @@ static void test_tbi_asid8(void)
     Dev d = dev_4k(0x101);
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     memcpy(idr, idr_std, sizeof(idr));
     idr[0] &= ~(1u << 12);                      /* 8-bit ASIDs */
     c = sim_smmu_cache_new(idr);
     tt_map(&d.tt, 0x7000, 0x17000, 3, D_DEF);
 
-    ok = tr(c, d.ste, 1, false, 0, 0x5a00000000007000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
+    res = tr(c, d.ste, 1, false, 0, 0x5a00000000007000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 0),
            "smmu top byte set without TBI0 -> translation fault");
     cd_write(d.cd, cd_w0(TG_4K, 16, 0x101) | (1ULL << 38), d.tt.ttb);
     cfgi_cd(c, 1, 0);
-    ok = tr(c, d.ste, 1, false, 0, 0x5a00000000007010ULL, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x17010, "smmu CD.TBI0: top byte ignored");
+    res = tr(c, d.ste, 1, false, 0, 0x5a00000000007010ULL, false, &o, &f);
+    ok(res && o.ipa == 0x17010, "smmu CD.TBI0: top byte ignored");
 
-    ok = tr(c, d.ste, 1, false, 0, 0x7000, false, &o, &f) && o.hit;
+    res = tr(c, d.ste, 1, false, 0, 0x7000, false, &o, &f) && o.hit;
     tlbi_asid(c, 0x201);
-    ok = ok && tr(c, d.ste, 1, false, 0, 0x7000, false, &o, &f) && !o.hit;
-    tap_ok(ok, "smmu without IDR0.ASID16 ASIDs compare on 8 bits");
+    res = res && tr(c, d.ste, 1, false, 0, 0x7000, false, &o, &f) && !o.hit;
+    ok(res, "smmu without IDR0.ASID16 ASIDs compare on 8 bits");
     sim_smmu_cache_free(c);
 }
 
@@ -835,7 +835,7 @@ static void test_cd_cache(void)
     uint64_t lin = fs2_alloc(&fs, 4 * 64, 256), ste[2], inv;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     tt_map(&t1, 0x1000, 0x10000, 3, D_DEF);
     tt_map(&t2, 0x1000, 0x20000, 3, D_DEF);
@@ -850,23 +850,23 @@ static void test_cd_cache(void)
     cd_write(lin + 64, cd_w0(TG_4K, 16, 41), t2.ttb);
     cd_write(lin + 128, cd_w0(TG_4K, 16, 42), t2.ttb);
     cmd(c, 0x10, 0);
-    ok = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
-    tap_ok(ok && !o.hit && o.stale && o.ipa == 0x10000,
+    res = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
+    ok(res && !o.hit && o.stale && o.ipa == 0x10000,
            "smmu changed CD TTB0 without CFGI_CD: cached CD still used");
     cfgi_cd(c, 9, 2);
     cfgi_cd(c, 8, 1);
     cmd(c, 0x10, 0);
-    ok = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) && o.ipa == 0x10000;
-    tap_ok(ok, "smmu CFGI_CD for another SSID or SID keeps the CD");
+    res = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) && o.ipa == 0x10000;
+    ok(res, "smmu CFGI_CD for another SSID or SID keeps the CD");
     inv = st->inv_entries;
-    tap_ok(cfgi_cd(c, 9, 1) == 0 && st->inv_entries == inv + 1,
+    ok(cfgi_cd(c, 9, 1) == 0 && st->inv_entries == inv + 1,
            "smmu CFGI_CD accepted and counted");
     cmd(c, 0x10, 0);
-    ok = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x20000 && !o.stale,
+    res = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
+    ok(res && o.ipa == 0x20000 && !o.stale,
            "smmu CFGI_CD (SID, SSID) makes the new CD visible");
-    ok = tr(c, ste, 9, true, 2, 0x1000, false, &o, &f) && o.ipa == 0x20000;
-    tap_ok(ok, "smmu CFGI_CD for SSID 2 (earlier) dropped CD 2");
+    res = tr(c, ste, 9, true, 2, 0x1000, false, &o, &f) && o.ipa == 0x20000;
+    ok(res, "smmu CFGI_CD for SSID 2 (earlier) dropped CD 2");
 
     /* CFGI_CD_ALL drops every CD of the SID. */
     cd_write(lin + 64 * 3, cd_w0(TG_4K, 16, 43), t1.ttb);
@@ -874,12 +874,12 @@ static void test_cd_cache(void)
     tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
     cd_write(lin + 64 * 3, cd_w0(TG_4K, 16, 43), t2.ttb);
     cd_write(lin + 64, cd_w0(TG_4K, 16, 41), t1.ttb);
-    tap_ok(cfgi_cd_all(c, 9) == 0, "smmu CFGI_CD_ALL accepted");
+    ok(cfgi_cd_all(c, 9) == 0, "smmu CFGI_CD_ALL accepted");
     cmd(c, 0x10, 0);
-    ok = tr(c, ste, 9, true, 3, 0x1000, false, &o, &f) && o.ipa == 0x20000;
-    ok = ok && tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) &&
+    res = tr(c, ste, 9, true, 3, 0x1000, false, &o, &f) && o.ipa == 0x20000;
+    res = res && tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) &&
          o.ipa == 0x10000;
-    tap_ok(ok, "smmu CFGI_CD_ALL drops all CDs of the SID");
+    ok(res, "smmu CFGI_CD_ALL drops all CDs of the SID");
 
     /* A different STE (context pointer) never reuses a cached CD. */
     {
@@ -888,18 +888,18 @@ static void test_cd_cache(void)
         cd_write(lin2 + 64, cd_w0(TG_4K, 16, 41), t2.ttb);
         ste_make(ste2, CFG_S1, lin2, FMT_LINEAR, 2, DSS_SSID0);
         cmd(c, 0x10, 0);
-        ok = tr(c, ste2, 9, true, 1, 0x1000, false, &o, &f) &&
+        res = tr(c, ste2, 9, true, 1, 0x1000, false, &o, &f) &&
              o.ipa == 0x20000;
-        tap_ok(ok, "smmu new STE context pointer fetches a fresh CD");
+        ok(res, "smmu new STE context pointer fetches a fresh CD");
     }
 
     /* forget_sid drops the SID's CDs and TLB entries. */
     tr(c, ste, 9, true, 1, 0x1000, false, &o, &f);
     cd_write(lin + 64, cd_w0(TG_4K, 16, 41), t2.ttb);
     sim_smmu_forget_sid(c, 9);
-    ok = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) && !o.hit &&
+    res = tr(c, ste, 9, true, 1, 0x1000, false, &o, &f) && !o.hit &&
          o.ipa == 0x20000;
-    tap_ok(ok, "smmu forget_sid drops CD cache and TLB entries of the SID");
+    ok(res, "smmu forget_sid drops CD cache and TLB entries of the SID");
     sim_smmu_cache_free(c);
 }
 
@@ -910,18 +910,18 @@ static void test_commands(void)
     static const uint8_t bad[] = { 0x46, 0x03, 0x04, 0x07, 0x01, 0x28, 0x2a,
                                    0x20, 0x41, 0x00, 0xff };
     uint64_t inv;
-    bool ok = true;
+    bool res = true;
 
     inv = st->inv_entries;
     for (size_t i = 0; i < sizeof(bad); i++) {
         if (cmd(c, bad[i], 0) != -EIO) {
-            tap_diag("opcode 0x%x not rejected", bad[i]);
-            ok = false;
+            diag("opcode 0x%x not rejected", bad[i]);
+            res = false;
         }
     }
-    tap_ok(ok && st->inv_entries == inv,
+    ok(res && st->inv_entries == inv,
            "smmu CMD_SYNC, CFGI_STE and other opcodes -> -EIO, not counted");
-    tap_ok(cmd(c, 0x40, 0) == 0 && st->inv_entries == inv + 1,
+    ok(cmd(c, 0x40, 0) == 0 && st->inv_entries == inv + 1,
            "smmu ATC_INV accepted and counted");
     sim_smmu_cache_free(c);
 }

@@ -76,11 +76,11 @@ static bool xl(SimVtdS1 *s, uint32_t pasid, uint64_t iova, bool write,
     return sim_vtd_s1_translate(s, &fs.s2, pasid, iova, write, o, f);
 }
 
-static bool is_fault(bool ok, const SimFault *f, enum sim_fault_code code,
+static bool is_fault(bool res, const SimFault *f, enum sim_fault_code code,
                      int stage, int level)
 {
-    if (ok || f->code != code || f->stage != stage || f->level != level) {
-        tap_diag("got ok=%d code=%d stage=%d level=%d addr=0x%llx", ok,
+    if (res || f->code != code || f->stage != stage || f->level != level) {
+        diag("got ok=%d code=%d stage=%d level=%d addr=0x%llx", res,
                  f->code, f->stage, f->level, (unsigned long long)f->addr);
         return false;
     }
@@ -93,29 +93,29 @@ static void test_basic_4level(void)
     SimVtdS1 *s = sim_vtd_s1_new(0, root, 48, CAP_MGAW48, 0);
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     vtd_map(root, 4, 0x12345000, 0x7654000, 1, PTE_URW);
-    ok = xl(s, 0, 0x12345abc, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x7654abc && o.page_size == 4 * KB && o.writable &&
+    res = xl(s, 0, 0x12345abc, false, &o, &f);
+    ok(res && o.ipa == 0x7654abc && o.page_size == 4 * KB && o.writable &&
            !o.hit && !o.stale, "vtd 4-level 4K read translates");
-    ok = xl(s, 0, 0x12345010, true, &o, &f);
-    tap_ok(ok && o.ipa == 0x7654010 && o.hit && !o.stale,
+    res = xl(s, 0, 0x12345010, true, &o, &f);
+    ok(res && o.ipa == 0x7654010 && o.hit && !o.stale,
            "vtd second access is an IOTLB hit");
-    tap_ok(sim_vtd_s1_stats(s)->hits == 1 && sim_vtd_s1_stats(s)->misses == 1,
+    ok(sim_vtd_s1_stats(s)->hits == 1 && sim_vtd_s1_stats(s)->misses == 1,
            "vtd stats count one hit and one miss");
 
     /* Upper-half canonical address is a valid input for 48 bits. */
     vtd_map(root, 4, 0xffff800000001000ULL, 0x5000, 1, PTE_URW);
-    ok = xl(s, 0, 0xffff800000001008ULL, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x5008, "vtd upper-half canonical IOVA translates");
+    res = xl(s, 0, 0xffff800000001008ULL, false, &o, &f);
+    ok(res && o.ipa == 0x5008, "vtd upper-half canonical IOVA translates");
 
-    ok = xl(s, 0, 0x0000800000001000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 4) &&
+    res = xl(s, 0, 0x0000800000001000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 4) &&
            f.addr == 0x0000800000001000ULL,
            "vtd non-canonical IOVA (bit 47 set, 63:48 clear) -> ADDR_SIZE");
-    ok = xl(s, 0, 0x0001000000001000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 4),
+    res = xl(s, 0, 0x0001000000001000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 4),
            "vtd IOVA beyond 48 bits -> ADDR_SIZE on a 4-level table");
     sim_vtd_s1_free(s);
 }
@@ -128,37 +128,37 @@ static void test_large_pages(void)
     uint64_t e;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     vtd_map(root, 4, 0x40000000, 0x200000, 2, PTE_URW);
-    ok = xl(s, 0, 0x40123456, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x323456 && o.page_size == 2 * MB,
+    res = xl(s, 0, 0x40123456, false, &o, &f);
+    ok(res && o.ipa == 0x323456 && o.page_size == 2 * MB,
            "vtd 2M page (PS at level 2)");
 
     vtd_map(root, 4, 0x80000000ULL, 0x40000000ULL, 3, PTE_URW);
-    ok = xl(g, 0, 0x80000000ULL + 0x12345678, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x40000000ULL + 0x12345678 && o.page_size == GB,
+    res = xl(g, 0, 0x80000000ULL + 0x12345678, false, &o, &f);
+    ok(res && o.ipa == 0x40000000ULL + 0x12345678 && o.page_size == GB,
            "vtd 1G page with CAP.FS1GP");
-    ok = xl(s, 0, 0x80000000ULL + 0x12345678, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 3),
+    res = xl(s, 0, 0x80000000ULL + 0x12345678, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 3),
            "vtd 1G page without CAP.FS1GP -> reserved fault at level 3");
 
     /* Low address bits of a 2M page are reserved (20:13). */
     e = vtd_map(root, 4, 0xc0000000ULL, 0x400000, 2, PTE_URW);
     fs2_w64(&fs, e, fs2_r64(&fs, e) | (1ULL << 13));
-    ok = xl(s, 0, 0xc0000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 2),
+    res = xl(s, 0, 0xc0000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 2),
            "vtd 2M page with bit 13 set -> reserved fault");
     /* PS in a PML4E is reserved. */
     e = vtd_entry(root, 4, 0x8000000000ULL, 4, true);
     fs2_w64(&fs, e, 0x1000 | PTE_URW | PTE_PS);
-    ok = xl(g, 0, 0x8000000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 4),
+    res = xl(g, 0, 0x8000000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 4),
            "vtd PS in PML4E -> reserved fault at level 4");
     /* Address bit above MGAW (48 bits) -> reserved. */
     vtd_map(root, 4, 0x10000000000ULL, 1ULL << 48, 1, PTE_URW);
-    ok = xl(s, 0, 0x10000000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_RESERVED, 1, 1),
+    res = xl(s, 0, 0x10000000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 1),
            "vtd leaf address bit 48 with MGAW 48 -> reserved fault");
     sim_vtd_s1_free(s);
     sim_vtd_s1_free(g);
@@ -171,17 +171,17 @@ static void test_5level(void)
     SimXlate o;
     SimFault f;
     uint64_t iova = 0x00f2345678abc000ULL;   /* needs bits 55:48 */
-    bool ok;
+    bool res;
 
     vtd_map(root, 5, iova, 0x9000, 1, PTE_URW);
-    ok = xl(s, 0, iova | 0x10, false, &o, &f);
-    tap_ok(ok && o.ipa == 0x9010 && o.page_size == 4 * KB,
+    res = xl(s, 0, iova | 0x10, false, &o, &f);
+    ok(res && o.ipa == 0x9010 && o.page_size == 4 * KB,
            "vtd 5-level walk translates a 56-bit IOVA");
-    ok = xl(s, 0, 0x0100000000000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 5),
+    res = xl(s, 0, 0x0100000000000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_ADDR_SIZE, 1, 5),
            "vtd IOVA beyond 57 bits -> ADDR_SIZE");
-    ok = xl(s, 0, 0x00f2800000000000ULL, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 4),
+    res = xl(s, 0, 0x00f2800000000000ULL, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 4),
            "vtd 5-level: missing PML4 table entry faults at level 4");
     sim_vtd_s1_free(s);
 }
@@ -193,41 +193,41 @@ static void test_faults(void)
     uint64_t e, pd;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     vtd_map(root, 4, 0x200000, 0x1000, 1, PTE_URW);
-    ok = xl(s, 0, 0x201000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1) &&
+    res = xl(s, 0, 0x201000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1) &&
            f.addr == 0x201000 && !f.write,
            "vtd not-present PTE -> fault at level 1 with IOVA");
-    ok = xl(s, 0, 0x40000000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 3) && f.write,
+    res = xl(s, 0, 0x40000000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 3) && f.write,
            "vtd not-present PDPTE -> fault at level 3");
 
     /* Read-only leaf. */
     vtd_map(root, 4, 0x300000, 0x2000, 1, PTE_P | PTE_US);
-    ok = xl(s, 0, 0x300000, false, &o, &f);
-    tap_ok(ok && !o.writable, "vtd read of read-only page succeeds");
-    ok = xl(s, 0, 0x300000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 1) && f.write,
+    res = xl(s, 0, 0x300000, false, &o, &f);
+    ok(res && !o.writable, "vtd read of read-only page succeeds");
+    res = xl(s, 0, 0x300000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1) && f.write,
            "vtd write to read-only page -> S1_PERM (from IOTLB entry)");
     sim_vtd_s1_invalidate(s, 0, UINT64_MAX, false);
-    ok = xl(s, 0, 0x300000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 1) && !o.hit,
+    res = xl(s, 0, 0x300000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1) && !o.hit,
            "vtd write to read-only page -> S1_PERM (walk)");
 
     /* R/W clear in a non-leaf entry makes the whole range read-only. */
     vtd_map(root, 4, 0x80000000ULL, 0x3000, 1, PTE_URW);
     e = vtd_entry(root, 4, 0x80000000ULL, 2, false);
     fs2_w64(&fs, e, fs2_r64(&fs, e) & ~PTE_RW);
-    ok = xl(s, 0, 0x80000000ULL, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 1),
+    res = xl(s, 0, 0x80000000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1),
            "vtd R/W=0 in PDE -> write to RW leaf faults");
 
     /* U/S clear: user request (no SRE) cannot even read. */
     vtd_map(root, 4, 0x400000, 0x4000, 1, PTE_P | PTE_RW);
-    ok = xl(s, 0, 0x400000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 1),
+    res = xl(s, 0, 0x400000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1),
            "vtd U/S=0 page, user request -> S1_PERM on read");
 
     /* Stage-2 fault while reading the page directory. */
@@ -235,14 +235,14 @@ static void test_faults(void)
     pd = fs2_r64(&fs, vtd_entry(root, 4, 0xc0000000ULL, 3, false)) &
          0x000ffffffffff000ULL;
     fs2_set_flags(&fs, pd, 4096, FS2_UNMAPPED);
-    ok = xl(s, 0, 0xc0000000ULL, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S2_UNMAPPED, 2, 2) &&
+    res = xl(s, 0, 0xc0000000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S2_UNMAPPED, 2, 2) &&
            f.addr == pd + ((0xc0000000ULL >> 21) & 511) * 8,
            "vtd stage-2 fault reading the PD reports stage 2, level 2, IPA");
     /* A read-only stage 2 is fine for table reads. */
     fs2_set_flags(&fs, pd, 4096, FS2_RO);
-    ok = xl(s, 0, 0xc0000000ULL, true, &o, &f);
-    tap_ok(ok && o.ipa == 0x5000, "vtd tables in read-only stage 2 are readable");
+    res = xl(s, 0, 0xc0000000ULL, true, &o, &f);
+    ok(res && o.ipa == 0x5000, "vtd tables in read-only stage 2 are readable");
     fs2_set_flags(&fs, pd, 4096, 0);
     sim_vtd_s1_free(s);
 }
@@ -254,15 +254,15 @@ static void test_privilege(void)
     SimVtdS1 *wpe = sim_vtd_s1_new(SRE | WPE, root, 48, CAP_MGAW48, 0);
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     vtd_map(root, 4, 0x1000, 0xa000, 1, PTE_P);     /* supervisor, RO */
-    ok = xl(sre, 0, 0x1000, false, &o, &f);
-    tap_ok(ok && o.ipa == 0xa000, "vtd SRE: supervisor request reads U/S=0");
-    ok = xl(sre, 0, 0x1000, true, &o, &f);
-    tap_ok(ok && o.writable, "vtd SRE without WPE: supervisor write to RO ok");
-    ok = xl(wpe, 0, 0x1000, true, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_PERM, 1, 1),
+    res = xl(sre, 0, 0x1000, false, &o, &f);
+    ok(res && o.ipa == 0xa000, "vtd SRE: supervisor request reads U/S=0");
+    res = xl(sre, 0, 0x1000, true, &o, &f);
+    ok(res && o.writable, "vtd SRE without WPE: supervisor write to RO ok");
+    res = xl(wpe, 0, 0x1000, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1),
            "vtd SRE with WPE: supervisor write to RO -> S1_PERM");
     sim_vtd_s1_free(sre);
     sim_vtd_s1_free(wpe);
@@ -276,7 +276,7 @@ static void test_iotlb(void)
     uint64_t e1, e2, e3, big, before;
     SimXlate o;
     SimFault f;
-    bool ok;
+    bool res;
 
     e1 = vtd_map(root, 4, 0x10000, 0x100000, 1, PTE_URW);
     e2 = vtd_map(root, 4, 0x11000, 0x101000, 1, PTE_URW);
@@ -287,20 +287,20 @@ static void test_iotlb(void)
 
     before = fs2_r64(&fs, e1);
     xl(s, 1, 0x10000, true, &o, &f);
-    tap_ok(fs2_r64(&fs, e1) == before, "vtd walk/hit leaves PTEs untouched");
+    ok(fs2_r64(&fs, e1) == before, "vtd walk/hit leaves PTEs untouched");
 
     /* STALE: change PTE without invalidation. */
     fs2_w64(&fs, e1, 0x200000 | PTE_URW);
-    ok = xl(s, 1, 0x10004, false, &o, &f);
-    tap_ok(ok && o.hit && o.ipa == 0x100004 && o.stale &&
+    res = xl(s, 1, 0x10004, false, &o, &f);
+    ok(res && o.hit && o.ipa == 0x100004 && o.stale &&
            st->stale_hits == 1,
            "vtd changed PTE without invalidation: old IPA used, stale flagged");
-    ok = xl(s, 2, 0x10004, false, &o, &f);
-    tap_ok(ok && !o.hit && o.ipa == 0x200004,
+    res = xl(s, 2, 0x10004, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x200004,
            "vtd IOTLB is tagged by PASID (other PASID misses, walks new PTE)");
     sim_vtd_s1_invalidate(s, 0x10000, 1, true);
-    ok = xl(s, 1, 0x10004, false, &o, &f);
-    tap_ok(ok && !o.hit && !o.stale && o.ipa == 0x200004,
+    res = xl(s, 1, 0x10004, false, &o, &f);
+    ok(res && !o.hit && !o.stale && o.ipa == 0x200004,
            "vtd invalidating the page makes the new PTE visible");
 
     /* Range not covering, then covering. */
@@ -308,27 +308,27 @@ static void test_iotlb(void)
     fs2_w64(&fs, e3, 0x202000 | PTE_URW);
     sim_vtd_s1_invalidate(s, 0x13000, 16, true);
     sim_vtd_s1_invalidate(s, 0x0, 0x11, true);   /* ends at 0x10fff */
-    ok = xl(s, 1, 0x11000, false, &o, &f);
-    tap_ok(ok && o.hit && o.stale && o.ipa == 0x101000,
+    res = xl(s, 1, 0x11000, false, &o, &f);
+    ok(res && o.hit && o.stale && o.ipa == 0x101000,
            "vtd invalidation ranges not covering the page keep it");
     before = st->flushed;
     sim_vtd_s1_invalidate(s, 0x11000, 2, true);
-    ok = xl(s, 1, 0x11000, false, &o, &f);
-    tap_ok(ok && !o.hit && o.ipa == 0x201000, "vtd covering range drops page 1");
-    ok = xl(s, 1, 0x12000, false, &o, &f);
-    tap_ok(ok && !o.hit && o.ipa == 0x202000 && st->flushed - before == 2,
+    res = xl(s, 1, 0x11000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x201000, "vtd covering range drops page 1");
+    res = xl(s, 1, 0x12000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x202000 && st->flushed - before == 2,
            "vtd covering range drops page 2 (flushed counts 2)");
 
     /* A 4K invalidation inside a 2M page drops the 2M entry. */
     big = vtd_map(root, 4, 0x400000, 0x600000, 2, PTE_URW);
     xl(s, 1, 0x400000, false, &o, &f);
     fs2_w64(&fs, big, 0x800000 | PTE_URW | PTE_PS);
-    ok = xl(s, 1, 0x5ff000, false, &o, &f);
-    tap_ok(ok && o.hit && o.stale && o.ipa == 0x7ff000,
+    res = xl(s, 1, 0x5ff000, false, &o, &f);
+    ok(res && o.hit && o.stale && o.ipa == 0x7ff000,
            "vtd 2M entry cached and stale");
     sim_vtd_s1_invalidate(s, 0x4ff000, 1, true);
-    ok = xl(s, 1, 0x5ff000, false, &o, &f);
-    tap_ok(ok && !o.hit && o.ipa == 0x9ff000,
+    res = xl(s, 1, 0x5ff000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x9ff000,
            "vtd 4K invalidation overlapping a 2M page drops it");
 
     /* Invalidate-all hits every PASID. */
@@ -338,26 +338,26 @@ static void test_iotlb(void)
     fs2_w64(&fs, e1, 0x300000 | PTE_URW);
     fs2_w64(&fs, e2, 0x301000 | PTE_URW);
     sim_vtd_s1_invalidate(s, 0, UINT64_MAX, false);
-    ok = xl(s, 1, 0x10000, false, &o, &f) && !o.hit && o.ipa == 0x300000;
-    ok = ok && xl(s, 2, 0x10000, false, &o, &f) && !o.hit;
-    ok = ok && xl(s, 3, 0x11000, false, &o, &f) && !o.hit &&
+    res = xl(s, 1, 0x10000, false, &o, &f) && !o.hit && o.ipa == 0x300000;
+    res = res && xl(s, 2, 0x10000, false, &o, &f) && !o.hit;
+    res = res && xl(s, 3, 0x11000, false, &o, &f) && !o.hit &&
          o.ipa == 0x301000;
-    tap_ok(ok, "vtd invalidate-all (0, U64_MAX) drops every PASID's entries");
+    ok(res, "vtd invalidate-all (0, U64_MAX) drops every PASID's entries");
     /* Huge npages from a non-zero address saturates instead of wrapping. */
     sim_vtd_s1_invalidate(s, 0x11000, UINT64_MAX, true);
-    ok = xl(s, 1, 0x10000, false, &o, &f) && o.hit;
-    ok = ok && xl(s, 3, 0x11000, false, &o, &f) && !o.hit;
-    tap_ok(ok, "vtd (addr, U64_MAX) drops from addr upwards only");
-    tap_ok(st->inv_entries == 7, "vtd inv_entries counts invalidate calls");
+    res = xl(s, 1, 0x10000, false, &o, &f) && o.hit;
+    res = res && xl(s, 3, 0x11000, false, &o, &f) && !o.hit;
+    ok(res, "vtd (addr, U64_MAX) drops from addr upwards only");
+    ok(st->inv_entries == 7, "vtd inv_entries counts invalidate calls");
 
     /* Shadow check also sees a page removed behind the IOTLB's back. */
     fs2_w64(&fs, e1, 0);
-    ok = xl(s, 1, 0x10000, false, &o, &f);
-    tap_ok(ok && o.hit && o.stale && o.ipa == 0x300000,
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && o.hit && o.stale && o.ipa == 0x300000,
            "vtd cleared PTE without invalidation: still served, stale");
     sim_vtd_s1_invalidate(s, 0x10000, 1, true);
-    ok = xl(s, 1, 0x10000, false, &o, &f);
-    tap_ok(is_fault(ok, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1),
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_NOT_PRESENT, 1, 1),
            "vtd cleared PTE after invalidation -> not present");
     sim_vtd_s1_free(s);
 }

@@ -1,10 +1,9 @@
 /*
- * iommufd-sim: TAP output and helpers for the unit tests.
+ * iommufd-sim: helpers for the unit tests.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #define _GNU_SOURCE
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -12,45 +11,6 @@
 #include <unistd.h>
 
 #include "testlib.h"
-
-static int ntests, nfailed;
-
-bool ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    ntests++;
-    if (!cond) {
-        nfailed++;
-    }
-    printf("%sok %d - ", cond ? "" : "not ", ntests);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return cond;
-}
-
-void diag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
-
-int tap_done(void)
-{
-    printf("1..%d\n", ntests);
-    if (nfailed) {
-        diag("%d of %d failed", nfailed, ntests);
-    }
-    return nfailed ? 1 : 0;
-}
 
 bool is_err(int ret, int err)
 {

@@ -19,11 +19,8 @@
 #include "iommufd-sim.h"
 #include "iommufd-sim-regs.h"
 #include "xlate.h"              /* enum sim_fault_code (FAULT_CODE) */
+#include "tap.h"
 
-/* ---- TAP ---- */
-bool ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int tap_done(void);                     /* prints the plan; exit status */
 
 /* ioctl() returned -1 with @err. */
 bool is_err(int ret, int err);
