@@ -107,6 +107,8 @@ while [ ${#queue[@]} -gt 0 ]; do
     for so in $("${CROSS}readelf" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
         [ -n "${seen[$so]:-}" ] && continue
         seen[$so]=1
+        # libc names the loader too; it goes to its own path below
+        [ "$so" = "$(basename "$interp")" ] && continue
         path=$(find_lib "$so") || die "library $so (needed by $(basename "$f")) not found"
         "${CROSS}strip" --strip-unneeded -o "$STAGE/lib/aarch64-linux-gnu/$so" "$path"
         queue+=("$path")
@@ -114,4 +116,4 @@ while [ ${#queue[@]} -gt 0 ]; do
 done
 mkdir -p "$STAGE$(dirname "$interp")"
 cp "$(readlink -f "$interp")" "$STAGE$interp"
-info "L2: $(du -sh "$STAGE" | cut -f1) in $STAGE (${#seen[@]} libraries, loader $interp)"
+info "L2: $(du -sh "$STAGE" | cut -f1) in $STAGE ($(ls "$STAGE/lib/aarch64-linux-gnu" | wc -l) libraries, loader $interp)"
