@@ -17,6 +17,9 @@
 #define VTD_ECAP_SRS    (1ull << 31)
 #define VTD_ECAP_EAFS   (1ull << 34)
 
+/* SMMUv3 IDR0.S1P: the driver's ARM_SMMU_FEAT_TRANS_S1. */
+#define SMMU_IDR0_S1P   (1u << 1)
+
 /* SMMUv3 STE fields a nested vSTE may carry (the uAPI kernel-doc list). */
 #define STE0_V          1ull
 #define STE0_CFG(w)     (((w) >> 1) & 7)
@@ -309,6 +312,24 @@ static SimObj *new_hwpt(SimCtx *ctx, enum sim_obj_kind kind, SimDevice *dev)
     return h;
 }
 
+/*
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c:arm_smmu_domain_alloc_paging_flags
+ * switches on the exact flag set: a stage-2 nest parent takes neither
+ * dirty tracking nor PASID; DIRTY_TRACKING and PASID make a stage-1
+ * domain, which needs ARM_SMMU_FEAT_TRANS_S1.
+ */
+static bool smmu_paging_flags_ok(const SimDevCfg *c, uint32_t flags)
+{
+    const uint32_t dt = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+        pa = IOMMU_HWPT_ALLOC_PASID;
+
+    flags &= ~IOMMU_HWPT_FAULT_ID_VALID;
+    if (flags == dt || flags == (dt | pa) || flags == pa) {
+        return c->idr[0] & SMMU_IDR0_S1P;
+    }
+    return flags == 0 || flags == IOMMU_HWPT_ALLOC_NEST_PARENT;
+}
+
 /* A paging domain on an IOAS; also used for the auto domain of attach. */
 int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
                         uint32_t flags, SimObj **out)
@@ -329,6 +350,10 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
     }
     if ((flags & IOMMU_HWPT_FAULT_ID_VALID) &&
         (flags & IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+        return -EOPNOTSUPP;
+    }
+    if (dev->cfg.iommu == SIM_IOMMU_SMMUV3 &&
+        !smmu_paging_flags_ok(&dev->cfg, flags)) {
         return -EOPNOTSUPP;
     }
     if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) && !dev->cfg.nesting) {

@@ -307,6 +307,44 @@ static void test_hwpt_alloc(void)
     munmap(buf, 8192);
 }
 
+/*
+ * Paging HWPT flag combinations: SMMUv3 takes 0, NEST_PARENT, DIRTY,
+ * DIRTY|PASID and PASID only; VT-d's second stage takes any mix.
+ */
+static void test_paging_flags(void)
+{
+    const uint32_t np = IOMMU_HWPT_ALLOC_NEST_PARENT,
+        dt = IOMMU_HWPT_ALLOC_DIRTY_TRACKING, pa = IOMMU_HWPT_ALLOC_PASID;
+    int fd = t_iommufd(), sm = t_devfd("iommu=smmuv3\ndirty=1\n"),
+        vt = t_devfd("iommu=vtd\ndirty=1\n"),
+        s2 = t_devfd("iommu=smmuv3\nsmmu_idr0=0x090c3019\n");  /* no S1P */
+    uint32_t ds = t_bind(sm, fd), dv = t_bind(vt, fd), d2 = t_bind(s2, fd),
+        ioas = t_ioas(fd);
+    const uint32_t good[] = { 0, np, dt, dt | pa, pa };
+    const uint32_t bad[] = { np | dt, np | pa, np | dt | pa };
+
+    for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ok(!t_hwpt(fd, ds, ioas, good[i], 0, NULL, 0, NULL),
+           "SMMUv3 paging flags 0x%x", good[i]);
+    }
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(is_err(t_hwpt(fd, ds, ioas, bad[i], 0, NULL, 0, NULL), EOPNOTSUPP),
+           "SMMUv3 paging flags 0x%x -> EOPNOTSUPP", bad[i]);
+    }
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(!t_hwpt(fd, dv, ioas, bad[i], 0, NULL, 0, NULL),
+           "VT-d (SSADS) paging flags 0x%x", bad[i]);
+    }
+    OK_0(t_hwpt(fd, d2, ioas, 0, 0, NULL, 0, NULL),
+         "SMMUv3 without S1P: flags 0 (a stage-2 domain)");
+    OK_ERR(t_hwpt(fd, d2, ioas, pa, 0, NULL, 0, NULL), EOPNOTSUPP,
+           "SMMUv3 without S1P: PASID needs a stage-1 domain");
+    close(sm);
+    close(vt);
+    close(s2);
+    close(fd);
+}
+
 /* SMMUv3 vIOMMU, vDEVICE, vSTE validation and command invalidation. */
 static void test_smmu(void)
 {
@@ -503,6 +541,7 @@ int main(void)
     test_copy_ranges();
     test_hw_info();
     test_hwpt_alloc();
+    test_paging_flags();
     test_smmu();
     test_vtd_invalidate();
     test_option_dirty();
