@@ -597,59 +597,115 @@ static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
     return 0;
 }
 
+/* CMDQ_BATCH_ENTRIES (BITS_PER_LONG on arm64) of the SMMUv3 driver. */
+#define SMMU_CMDQ_BATCH_ENTRIES 64
+
+typedef struct iommu_viommu_arm_smmuv3_invalidate SmmuCmd;
+
+static bool vsid_known(SimCtx *ctx, SimObj *v, uint64_t vsid)
+{
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && o->kind == OBJ_VDEVICE && o->vdev.viommu_id == v->id &&
+            o->vdev.virt_id == vsid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_vsmmu_convert_user_cmd
+ * EIO for an opcode the host does not forward, and for CFGI_CD/CFGI_CD_ALL/
+ * ATC_INV whose vSID has no vDEVICE on this vIOMMU.
+ */
+static int smmu_convert_cmd(SimCtx *ctx, SimObj *v, const SmmuCmd *c)
+{
+    uint64_t w0 = le64toh(c->cmd[0]);
+
+    switch (w0 & 0xff) {
+    case CMD_TLBI_NH_ALL: case CMD_TLBI_NH_ASID: case CMD_TLBI_NH_VA:
+    case CMD_TLBI_NH_VAA: case CMD_TLBI_NSNH_ALL:
+        return 0;
+    case CMD_CFGI_CD: case CMD_CFGI_CD_ALL: case CMD_ATC_INV:
+        return vsid_known(ctx, v, w0 >> 32) ? 0 : -EIO;
+    default:
+        return -EIO;
+    }
+}
+
+/* Issuing a block of commands to the command queue: apply them. */
+static int smmu_issue(SimObj *v, const SmmuCmd *cmds, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int ret = sim_smmu_invalidate(v->viommu.cache,
+                                      (const uint64_t *)cmds[i].cmd);
+
+        if (ret) {
+            return ret;
+        }
+        v->viommu.inv_entries++;
+        sim_count("inv.entries", 1);
+    }
+    return 0;
+}
+
+static int smmu_copy_cmds(const struct iommu_hwpt_invalidate *cmd,
+                          SmmuCmd *cmds)
+{
+    for (uint32_t i = 0; i < cmd->entry_num; i++) {
+        int ret = copy_entry(cmd, i, &cmds[i], sizeof(cmds[i]));
+
+        if (ret) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/*
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_vsmmu_cache_invalidate
+ * The whole array is copied first (a failure handles nothing).  Commands
+ * are then converted in order and issued in blocks of
+ * CMDQ_BATCH_ENTRIES - 1, or at the end of the array.  When converting
+ * command k fails, the unissued block before it is dropped, yet
+ * entry_num is k; when issuing a block fails, entry_num is its end - 1.
+ */
 static int smmu_invalidate(SimCtx *ctx, SimObj *v,
                            struct iommu_hwpt_invalidate *cmd, uint32_t *done)
 {
-    struct iommu_viommu_arm_smmuv3_invalidate *cmds;
-    int ret = 0;
+    uint32_t n = cmd->entry_num, cur = 0, last = 0;
+    SmmuCmd *cmds;
+    int ret;
 
     *done = 0;
     if (cmd->data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) {
         return -EINVAL;
     }
-    cmds = calloc(cmd->entry_num ? cmd->entry_num : 1, sizeof(*cmds));
+    cmds = calloc(n ? n : 1, sizeof(*cmds));
     if (!cmds) {
+        *done = n;              /* returns before entry_num is updated */
         return -ENOMEM;
     }
-    /* the kernel copies the whole array before running any command */
-    for (uint32_t i = 0; i < cmd->entry_num && !ret; i++) {
-        ret = copy_entry(cmd, i, &cmds[i], sizeof(cmds[i]));
-    }
-    for (; !ret && *done < cmd->entry_num; (*done)++) {
-        uint64_t c[2] = { le64toh(cmds[*done].cmd[0]),
-                          le64toh(cmds[*done].cmd[1]) };
-        unsigned op = c[0] & 0xff;
-
-        switch (op) {
-        case CMD_CFGI_CD: case CMD_CFGI_CD_ALL: case CMD_ATC_INV:
-            /* the vSID must name a vDEVICE of this vIOMMU */
-            ret = -EIO;
-            for (uint32_t i = 1; i < ctx->nobjs; i++) {
-                SimObj *o = ctx->objs[i];
-
-                if (o && o->kind == OBJ_VDEVICE &&
-                    o->vdev.viommu_id == v->id &&
-                    o->vdev.virt_id == (c[0] >> 32)) {
-                    ret = 0;
-                }
-            }
-            break;
-        case CMD_TLBI_NH_ALL: case CMD_TLBI_NH_ASID: case CMD_TLBI_NH_VA:
-        case CMD_TLBI_NH_VAA: case CMD_TLBI_NSNH_ALL:
-            break;
-        default:
-            ret = -EIO;
-        }
-        if (!ret) {
-            ret = sim_smmu_invalidate(v->viommu.cache,
-                                      (const uint64_t *)cmds[*done].cmd);
-        }
+    ret = smmu_copy_cmds(cmd, cmds);
+    while (!ret && cur != n) {
+        ret = smmu_convert_cmd(ctx, v, &cmds[cur]);
         if (ret) {
             break;
         }
-        v->viommu.inv_entries++;
-        sim_count("inv.entries", 1);
+        cur++;
+        if (cur != n && cur - last != SMMU_CMDQ_BATCH_ENTRIES - 1) {
+            continue;
+        }
+        ret = smmu_issue(v, &cmds[last], cur - last);
+        if (ret) {
+            cur--;
+            break;
+        }
+        last = cur;
     }
+    *done = cur;
     free(cmds);
     return ret;
 }

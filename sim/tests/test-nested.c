@@ -276,9 +276,130 @@ static void test_smmu(void)
     ok(iommufd_sim_live("all") == 0, "SMMUv3: nothing left");
 }
 
+/* ---- SMMUv3 invalidation in blocks (arm_vsmmu_cache_invalidate) ---- */
+#define NVA 4
+
+static uint64_t bva(int i)
+{
+    return 0x30000000ull + (uint64_t)i * 0x1000;
+}
+
+static uint64_t tlbi_va(uint16_t asid, uint64_t va, uint64_t c[2])
+{
+    c[0] = 0x12 | (uint64_t)asid << 48;
+    c[1] = va | 1;
+    return c[0];
+}
+
+/* @n commands: harmless TLBIs, the VAs at @at[], CFGI_CD bad vSID at @bad */
+static int batch(int fd, uint32_t viommu, uint32_t n, const int at[NVA],
+                 uint32_t bad, uint32_t *done)
+{
+    static uint64_t c[128][2];
+
+    for (uint32_t i = 0; i < n; i++) {
+        tlbi_va(7, 0x7f000000ull + i * 0x1000ull, c[i]);
+    }
+    for (int v = 0; v < NVA; v++) {
+        if (at[v] >= 0) {
+            tlbi_va(7, bva(v), c[at[v]]);
+        }
+    }
+    if (bad < n) {
+        c[bad][0] = 0x05 | (0x99ull << 32);
+        c[bad][1] = 0;
+    }
+    *done = n;
+    return t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        c, 16, done);
+}
+
+/* Cache every VA on p1, then point them all at p2 (stale until a TLBI). */
+static void warm(int dev, const uint64_t pte[NVA], uint64_t p1, uint64_t p2)
+{
+    for (int v = 0; v < NVA; v++) {
+        gw64(pte[v], p1 | D_AF | D_AP1 | D_NG | 3);
+        dma_word(dev, bva(v) + 0x10);
+        gw64(pte[v], p2 | D_AF | D_AP1 | D_NG | 3);
+    }
+}
+
+static bool stale(int dev, int v)
+{
+    return dma_word(dev, bva(v) + 0x10) == word("AAAA");
+}
+
+static void test_smmu_blocks(void)
+{
+    int fd, dev;
+    uint32_t parent, viommu, vdev, nested, id, n;
+    uint64_t cd, ttb, p1, p2, pte[NVA], ste[2];
+    int at[NVA] = { 0, 1, -1, -1 };
+
+    diag("SMMUv3 invalidation blocks");
+    id = setup(&fd, &dev, "iommu=smmuv3\n", 0x40000000ull, &parent);
+    OK_0(t_viommu(fd, id, parent, &viommu) ||
+         t_vdevice(fd, viommu, id, 0x20, &vdev), "vIOMMU, vDEVICE 0x20");
+    cd = galloc(4096);
+    ttb = galloc(4096);
+    p1 = galloc(4096);
+    p2 = galloc(4096);
+    gput(p1 + 0x10, "AAAA");
+    gput(p2 + 0x10, "BBBB");
+    gw64(cd, 16 | CD_V | CD_IPS(4) | CD_AA64 | CD_R | CD_A | 7ull << 48);
+    gw64(cd + 8, ttb);
+    for (int v = 0; v < NVA; v++) {
+        pte[v] = arm_entry(ttb, bva(v));
+    }
+    ste[0] = 1 | (5ull << 1) | cd;
+    ste[1] = 0;
+    OK_0(t_hwpt(fd, id, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                sizeof(ste), &nested) || t_attach(dev, &nested),
+         "S1 nested HWPT attached");
+
+    warm(dev, pte, p1, p2);
+    OK_ERR(batch(fd, viommu, 3, at, 2, &n), EIO,
+           "[TLBI_NH_VA, TLBI_NH_VA, CFGI_CD unknown vSID]");
+    ok(n == 2, "entry_num 2 (%u)", n);
+    ok(stale(dev, 0) && stale(dev, 1),
+       "the unissued block before the bad command was dropped: both stale");
+    ok(t_reg(dev, SIMDEV_REG_INV_SEEN) == 0, "INV_SEEN counts none");
+
+    /* 70 commands, 66 bad: 0..62 issued as a block, 63..65 dropped */
+    at[0] = 0;
+    at[1] = 62;
+    at[2] = 63;
+    at[3] = 65;
+    warm(dev, pte, p1, p2);
+    OK_ERR(batch(fd, viommu, 70, at, 66, &n), EIO, "70 commands, 66 bad");
+    ok(n == 66, "entry_num 66 (%u)", n);
+    ok(!stale(dev, 0) && !stale(dev, 1), "commands 0 and 62 were applied");
+    ok(stale(dev, 2) && stale(dev, 3), "commands 63 and 65 were not");
+    ok(t_reg(dev, SIMDEV_REG_INV_SEEN) == 63, "INV_SEEN 63 (%u)",
+       t_reg(dev, SIMDEV_REG_INV_SEEN));
+
+    warm(dev, pte, p1, p2);
+    at[0] = 5;
+    at[1] = 63;
+    at[2] = 126;
+    at[3] = 127;
+    OK_0(batch(fd, viommu, 128, at, 128, &n), "128 good commands");
+    ok(n == 128 && !stale(dev, 0) && !stale(dev, 1) && !stale(dev, 2) &&
+       !stale(dev, 3), "all applied, entry_num 128 (%u)", n);
+
+    OK_0(t_attach(dev, &parent), "back to the parent");
+    OK_0(t_destroy(fd, nested) || t_destroy(fd, vdev) ||
+         t_destroy(fd, viommu), "nested, vDEVICE, vIOMMU");
+    close(dev);
+    close(fd);
+    munmap(ram, RAM_SIZE);
+    ok(iommufd_sim_live("all") == 0, "blocks: nothing left");
+}
+
 int main(void)
 {
     test_vtd();
     test_smmu();
+    test_smmu_blocks();
     return tap_done();
 }
