@@ -654,6 +654,10 @@ static int smmu_issue(SimObj *v, const SmmuCmd *cmds, uint32_t n)
 static int smmu_copy_cmds(const struct iommu_hwpt_invalidate *cmd,
                           SmmuCmd *cmds)
 {
+    /* include/linux/iommu.h:iommu_copy_struct_from_full_user_array */
+    if (!cmd->entry_num) {
+        return -EINVAL;         /* an empty array is not a probe here */
+    }
     for (uint32_t i = 0; i < cmd->entry_num; i++) {
         int ret = copy_entry(cmd, i, &cmds[i], sizeof(cmds[i]));
 

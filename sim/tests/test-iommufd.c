@@ -414,6 +414,14 @@ static void test_smmu(void)
     n = 1;
     OK_0(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
                       cmds, 16, &n), "CFGI_CD for the vDEVICE's vSID");
+    n = 0;
+    OK_ERR(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        NULL, 0, &n), EINVAL, "SMMUv3 with entry_num 0");
+    ok(n == 0, "entry_num stays 0 (%u)", n);
+    n = 0;
+    OK_ERR(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                        cmds, 16, &n), EINVAL,
+           "SMMUv3 with entry_num 0 and an array");
     n = 1;
     OK_ERR(t_invalidate(fd, viommu, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, cmds,
                         16, &n), EINVAL, "wrong invalidation data type");
