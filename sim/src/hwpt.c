@@ -276,17 +276,20 @@ long sim_hwpt_get_dirty(SimCtx *ctx, void *arg)
 
 /* ---- HWPT_ALLOC ---- */
 
-/* iommu_copy_struct_from_user(): type, minimum length, zero tail. */
-static int copy_user_data(const struct iommu_hwpt_alloc *cmd, uint32_t type,
-                          void *dst, size_t size, size_t min)
+/*
+ * include/linux/uaccess.h:copy_struct_from_user: a shorter user struct is
+ * zero-extended, a longer one must have a zero tail (else E2BIG).
+ */
+static int copy_struct_user(void *dst, size_t ksize, uint64_t src,
+                            size_t usize)
 {
     uint8_t b;
 
-    if (cmd->data_type != type || cmd->data_len < min) {
-        return -EINVAL;
+    if (usize < ksize) {
+        memset((uint8_t *)dst + usize, 0, ksize - usize);
     }
-    for (size_t off = size; off < cmd->data_len; off++) {
-        int ret = sim_copy_from_user(&b, cmd->data_uptr + off, 1);
+    for (size_t off = ksize; off < usize; off++) {
+        int ret = sim_copy_from_user(&b, src + off, 1);
 
         if (ret) {
             return ret;
@@ -295,9 +298,30 @@ static int copy_user_data(const struct iommu_hwpt_alloc *cmd, uint32_t type,
             return -E2BIG;
         }
     }
-    memset(dst, 0, size);
-    return sim_copy_from_user(dst, cmd->data_uptr,
-                              cmd->data_len < size ? cmd->data_len : size);
+    return sim_copy_from_user(dst, src, usize < ksize ? usize : ksize);
+}
+
+/*
+ * include/linux/iommu.h:__iommu_copy_struct_from_user: the user length
+ * must lie in [min, size]; above the struct is EINVAL whatever the tail.
+ */
+static int copy_struct_bounded(void *dst, size_t size, size_t min,
+                               uint64_t src, size_t len)
+{
+    if (len < min || len > size) {
+        return -EINVAL;
+    }
+    return copy_struct_user(dst, size, src, len);
+}
+
+/* include/linux/iommu.h:iommu_copy_struct_from_user (HWPT_ALLOC data) */
+static int copy_user_data(const struct iommu_hwpt_alloc *cmd, uint32_t type,
+                          void *dst, size_t size, size_t min)
+{
+    if (cmd->data_type != type) {
+        return -EINVAL;
+    }
+    return copy_struct_bounded(dst, size, min, cmd->data_uptr, cmd->data_len);
 }
 
 static SimObj *new_hwpt(SimCtx *ctx, enum sim_obj_kind kind, SimDevice *dev)
@@ -546,27 +570,13 @@ long sim_hwpt_alloc(SimCtx *ctx, void *arg)
 
 /* ---- HWPT_INVALIDATE ---- */
 
-/* One array entry, with the entry_len rules of the uAPI helpers. */
-static int copy_entry(const struct iommu_hwpt_invalidate *cmd, uint32_t i,
-                      void *dst, size_t size)
+/* IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX of iommufd/hw_pagetable.c */
+#define SIM_INVALIDATE_ENTRY_NUM_MAX (1u << 19)
+
+/* Address of entry @i of the user array. */
+static uint64_t entry_uptr(const struct iommu_hwpt_invalidate *cmd, uint32_t i)
 {
-    uint64_t base = cmd->data_uptr + (uint64_t)i * cmd->entry_len;
-    uint8_t b;
-
-    if (cmd->entry_len < size) {
-        return -EINVAL;
-    }
-    for (size_t off = size; off < cmd->entry_len; off++) {
-        int ret = sim_copy_from_user(&b, base + off, 1);
-
-        if (ret) {
-            return ret;
-        }
-        if (b) {
-            return -E2BIG;
-        }
-    }
-    return sim_copy_from_user(dst, base, size);
+    return cmd->data_uptr + (uint64_t)i * cmd->entry_len;
 }
 
 static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
@@ -577,7 +587,12 @@ static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
     }
     for (*done = 0; *done < cmd->entry_num; (*done)++) {
         struct iommu_hwpt_vtd_s1_invalidate e;
-        int ret = copy_entry(cmd, *done, &e, sizeof(e));
+        /*
+         * include/linux/iommu.h:iommu_copy_struct_from_user_array, with
+         * min_last __reserved: entry_len must be exactly sizeof(e).
+         */
+        int ret = copy_struct_bounded(&e, sizeof(e), sizeof(e),
+                                      entry_uptr(cmd, *done), cmd->entry_len);
 
         if (ret) {
             return ret;
@@ -654,12 +669,16 @@ static int smmu_issue(SimObj *v, const SmmuCmd *cmds, uint32_t n)
 static int smmu_copy_cmds(const struct iommu_hwpt_invalidate *cmd,
                           SmmuCmd *cmds)
 {
-    /* include/linux/iommu.h:iommu_copy_struct_from_full_user_array */
+    /*
+     * include/linux/iommu.h:iommu_copy_struct_from_full_user_array: no
+     * minimum entry_len, each entry goes through copy_struct_from_user.
+     */
     if (!cmd->entry_num) {
         return -EINVAL;         /* an empty array is not a probe here */
     }
     for (uint32_t i = 0; i < cmd->entry_num; i++) {
-        int ret = copy_entry(cmd, i, &cmds[i], sizeof(cmds[i]));
+        int ret = copy_struct_user(&cmds[i], sizeof(cmds[i]),
+                                   entry_uptr(cmd, i), cmd->entry_len);
 
         if (ret) {
             return ret;
@@ -726,7 +745,11 @@ long sim_hwpt_invalidate(SimCtx *ctx, void *arg)
     }
     sim_force_respond = true;   /* entry_num is written back in any case */
     sim_count("inv.calls", 1);
-    if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len)) {
+    /* drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_invalidate */
+    if (cmd->entry_num &&
+        (!cmd->data_uptr || !cmd->entry_len ||
+         cmd->entry_len > SIM_PAGE_SIZE ||
+         cmd->entry_num > SIM_INVALIDATE_ENTRY_NUM_MAX)) {
         ret = -EINVAL;
         goto out;
     }

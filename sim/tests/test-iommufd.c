@@ -264,9 +264,13 @@ static void test_hwpt_alloc(void)
     OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, 16, NULL),
            EINVAL, "data_len below the struct");
     s1big.s = s1;
+    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1big,
+                  sizeof(s1big), NULL), EINVAL,
+           "data_len above the struct, zero tail");
     s1big.tail = 1;
     OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1big,
-                  sizeof(s1big), NULL), E2BIG, "data with a non-zero tail");
+                  sizeof(s1big), NULL), EINVAL,
+           "data_len above the struct, non-zero tail");
     s1.addr_width = 39;
     OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
                   NULL), EINVAL, "addr_width 39");
@@ -345,6 +349,45 @@ static void test_paging_flags(void)
     close(fd);
 }
 
+/*
+ * SMMUv3 entry_len: any length up to PAGE_SIZE; a shorter entry is
+ * zero-extended, a longer one needs a zero tail (copy_struct_from_user).
+ */
+static void smmu_entry_len(int fd, uint32_t viommu)
+{
+    const uint32_t t = IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+    uint64_t *buf = t_alloc(8192), w[2] = { 0x10, 0x11 | 5ull << 48 };
+    uint64_t seen = iommufd_sim_counter("inv.entries");
+    uint32_t n = 2;
+
+    memcpy(buf, w, sizeof(w));  /* two 8-byte entries: NH_ALL, NH_ASID */
+    OK_0(t_invalidate(fd, viommu, t, buf, 8, &n), "entry_len 8");
+    ok(n == 2 && iommufd_sim_counter("inv.entries") == seen + 2,
+       "both 8-byte commands applied (%u)", n);
+    memset(buf, 0, 8192);
+    buf[0] = 0x10;
+    buf[3] = 0x11;              /* entries of 24 bytes: zero tails */
+    n = 2;
+    OK_0(t_invalidate(fd, viommu, t, buf, 24, &n), "entry_len 24, zero tail");
+    ok(n == 2, "entry_num 2 (%u)", n);
+    buf[5] = 1;
+    n = 2;
+    OK_ERR(t_invalidate(fd, viommu, t, buf, 24, &n), E2BIG,
+           "entry_len 24, non-zero tail in entry 1");
+    ok(n == 0, "a copy failure handles nothing (%u)", n);
+    memset(buf, 0, 8192);
+    buf[0] = 0x10;
+    n = 1;
+    OK_ERR(t_invalidate(fd, viommu, t, buf, 4097, &n), EINVAL,
+           "entry_len above PAGE_SIZE");
+    ok(n == 0, "entry_num 0 (%u)", n);
+    n = (1u << 19) + 1;
+    OK_ERR(t_invalidate(fd, viommu, t, buf, 16, &n), EINVAL,
+           "entry_num above 1 << 19");
+    ok(n == 0, "entry_num 0 (%u)", n);
+    munmap(buf, 8192);
+}
+
 /* SMMUv3 vIOMMU, vDEVICE, vSTE validation and command invalidation. */
 static void test_smmu(void)
 {
@@ -353,6 +396,7 @@ static void test_smmu(void)
     uint32_t id1 = t_bind(d1, fd), id2 = t_bind(d2, fd), idv = t_bind(vt, fd);
     uint32_t ioas = t_ioas(fd), plain, parent, viommu, vdev, nested, n, pt;
     uint64_t ste[2] = { 1 | (5ull << 1) | 0x10000, 0 };
+    uint64_t ste3[3] = { 1 | (4ull << 1), 0, 0 };
     uint64_t cmds[3][2] = { { 0x11, 0 }, { 0x12, 0x1001 }, { 0x46, 0 } };
     struct iommu_viommu_alloc va = { .size = sizeof(va), .dev_id = id1 };
 
@@ -382,6 +426,10 @@ static void test_smmu(void)
     OK_ERR(t_vdevice(fd, viommu, id2, 0x10, NULL), EEXIST, "virt_id in use");
     OK_ERR(t_vdevice(fd, viommu, idv, 0x12, NULL), EINVAL,
            "vDEVICE of another IOMMU");
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste3,
+                  sizeof(ste3), NULL), EINVAL, "vSTE data_len 24, zero tail");
+    OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                  8, NULL), EINVAL, "vSTE data_len 8");
     ste[1] = 1ull << 40;
     OK_ERR(t_hwpt(fd, id1, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
                   sizeof(ste), NULL), EIO, "vSTE with a disallowed field");
@@ -422,6 +470,7 @@ static void test_smmu(void)
     OK_ERR(t_invalidate(fd, viommu, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
                         cmds, 16, &n), EINVAL,
            "SMMUv3 with entry_num 0 and an array");
+    smmu_entry_len(fd, viommu);
     n = 1;
     OK_ERR(t_invalidate(fd, viommu, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, cmds,
                         16, &n), EINVAL, "wrong invalidation data type");
@@ -468,6 +517,7 @@ static void test_vtd_invalidate(void)
     };
     struct iommu_hwpt_invalidate c = { .size = sizeof(c), .entry_num = 2,
                                        .data_type = 0, .entry_len = 24 };
+    uint8_t big[32];
 
     t_hwpt(fd, id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0, &parent);
     OK_0(t_hwpt(fd, id, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
@@ -504,6 +554,12 @@ static void test_vtd_invalidate(void)
     n = 1;
     OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, e, 16,
                         &n), EINVAL, "entry_len below the struct");
+    memset(big, 0, sizeof(big));
+    memcpy(big, &e[0], sizeof(e[0]));
+    n = 1;
+    OK_ERR(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, big,
+                        32, &n), EINVAL, "entry_len above the struct");
+    ok(n == 0, "entry_num 0 (%u)", n);
     n = 0;
     OK_0(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, NULL, 0,
                       &n), "empty array probes the data type");
