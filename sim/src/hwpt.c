@@ -395,6 +395,12 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
         (ret = sim_ioas_can_reserve(&ioas->ioas, ap + 1, UINT64_MAX))) {
         return ret;
     }
+    /*
+     * drivers/iommu/intel/iommu.c:intel_iommu_domain_alloc_second_stage
+     * gives every nest parent PT_FEAT_VTDSS_FORCE_WRITEABLE (7.2 does not
+     * look at the CPU model); filling it with an existing read-only area
+     * fails in vtdss_pt_iommu_set_prot.
+     */
     ro_forbidden = (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) &&
                    dev->cfg.iommu == SIM_IOMMU_VTD && dev->cfg.errata_772415;
     if (ro_forbidden && sim_ioas_has_readonly(&ioas->ioas)) {

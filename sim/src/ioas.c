@@ -255,7 +255,10 @@ static int alloc_iova(SimCtx *ctx, uint32_t ioas_id, SimIoas *ioas,
     return -ENOSPC;
 }
 
-/* Does the VT-d errata forbid read-only maps in this IOAS? */
+/*
+ * Does the VT-d errata forbid read-only maps in this IOAS?  Any domain of
+ * the IOAS refusing the map fails it (iommufd/pages.c:iopt_area_fill_domains).
+ */
 static bool ioas_forbids_ro(SimCtx *ctx, uint32_t ioas_id)
 {
     for (uint32_t i = 1; i < ctx->nobjs; i++) {
@@ -344,7 +347,10 @@ long sim_ioas_map(SimCtx *ctx, void *arg)
     if (ret) {
         return ret;
     }
-    /* the domain refuses the map: intel_iommu_map() on a nest parent */
+    /*
+     * drivers/iommu/generic_pt/fmt/vtdss.h:vtdss_pt_iommu_set_prot refuses
+     * a map without IOMMU_WRITE in a PT_FEAT_VTDSS_FORCE_WRITEABLE domain.
+     */
     if (!w && ioas_forbids_ro(ctx, obj->id)) {
         return -EINVAL;
     }
@@ -484,7 +490,7 @@ long sim_ioas_copy(SimCtx *ctx, void *arg)
         return ret;
     }
     if (!w && ioas_forbids_ro(ctx, dst->id)) {
-        return -EINVAL;
+        return -EINVAL;         /* vtdss_pt_iommu_set_prot, as for MAP */
     }
     for (size_t i = 0; i < nparts; i++) {
         SimArea a = parts[i];

@@ -229,7 +229,7 @@ static void test_hwpt_alloc(void)
         fl5 = t_devfd("iommu=vtd\ninstance=1\nvtd_cap=0x11c9078c222f0406\n"
                       "vtd_ecap=0x1cf9c84f050df\n");
     uint32_t dp = t_bind(plain, fd), dv = t_bind(vtd, fd), d5 = t_bind(fl5, fd);
-    uint32_t ioas = t_ioas(fd), paging, parent, parent5, nested;
+    uint32_t ioas = t_ioas(fd), paging, parent, parent5, nested, ro;
     struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000, .addr_width = 48 };
     struct { struct iommu_hwpt_vtd_s1 s; uint64_t tail; } s1big = { 0 };
     struct iommu_hwpt_alloc a = { .size = sizeof(a), .dev_id = dv,
@@ -304,6 +304,17 @@ static void test_hwpt_alloc(void)
     OK_ERR(t_map(fd, ioas, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
                  IOMMU_IOAS_MAP_READABLE), EINVAL,
            "read-only map under a VT-d nest parent (ERRATA_772415)");
+    iova = 0x1000;
+    OK_0(t_map(fd, ioas, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+               IOMMU_IOAS_MAP_WRITEABLE), "a write-only map is fine there");
+    ro = t_ioas(fd);
+    iova = 0x1000;
+    OK_0(t_map(fd, ro, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+               IOMMU_IOAS_MAP_READABLE), "read-only map, no domain yet");
+    OK_ERR(t_hwpt(fd, dv, ro, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                  NULL), EINVAL, "VT-d nest parent over a read-only area");
+    OK_0(t_hwpt(fd, dv, ro, 0, 0, NULL, 0, NULL),
+         "a plain VT-d domain over it is fine");
     close(plain);
     close(vtd);
     close(fl5);
