@@ -700,11 +700,15 @@ static int smmu_copy_cmds(const struct iommu_hwpt_invalidate *cmd,
  * CMDQ_BATCH_ENTRIES - 1, or at the end of the array.  When converting
  * command k fails, the unissued block before it is dropped, yet
  * entry_num is k; when issuing a block fails, entry_num is its end - 1.
+ * IOMMUFD_SIM_FAIL "HWPT_INVALIDATE:N:EIO@K" makes converting command K
+ * of the N-th call fail that way, if the loop gets there (K < entry_num,
+ * nothing failed before it).
  */
 static int smmu_invalidate(SimCtx *ctx, SimObj *v,
                            struct iommu_hwpt_invalidate *cmd, uint32_t *done)
 {
     uint32_t n = cmd->entry_num, cur = 0, last = 0;
+    long refuse = sim_fail_refuse_at("HWPT_INVALIDATE");
     SmmuCmd *cmds;
     int ret;
 
@@ -719,7 +723,8 @@ static int smmu_invalidate(SimCtx *ctx, SimObj *v,
     }
     ret = smmu_copy_cmds(cmd, cmds);
     while (!ret && cur != n) {
-        ret = smmu_convert_cmd(ctx, v, &cmds[cur]);
+        ret = (long)cur == refuse ? sim_fail_refuse("HWPT_INVALIDATE", cur)
+                                  : smmu_convert_cmd(ctx, v, &cmds[cur]);
         if (ret) {
             break;
         }

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -109,7 +110,13 @@ void sim_log(const char *fmt, ...)
 
 /* ---- fault injection ---- */
 #define MAX_FAILS 16
-static struct { char op[32]; unsigned long nth; int err; } fails[MAX_FAILS];
+/* @at: -1, or the entry an "OP:N:EIO@K" spec refuses (the call runs) */
+static struct {
+    char op[32];
+    unsigned long nth;
+    int err;
+    long at;
+} fails[MAX_FAILS];
 static unsigned nfails;
 #define MAX_OPS 64
 static struct { char op[32]; unsigned long calls; } opcalls[MAX_OPS];
@@ -127,30 +134,54 @@ static int parse_fail_spec(const char *spec)
     for (tok = strtok_r(copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         char *c1 = strchr(tok, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        char *end;
+        char *at = c2 ? strchr(c2 + 1, '@') : NULL;
+        char *end, *aend = NULL;
         int err;
-        unsigned long nth;
+        unsigned long nth, k = 0;
 
         if (!c1 || !c2 || n == MAX_FAILS || c1 - tok >= 32 || c1 == tok) {
             ret = -EINVAL;
             break;
         }
         *c1 = *c2 = 0;
+        if (at) {
+            *at = 0;
+            k = strtoul(at + 1, &aend, 10);
+        }
         nth = strtoul(c1 + 1, &end, 0);
         err = parse_errno(c2 + 1);
         if (*end || !nth || err < 0) {
             ret = -EINVAL;
             break;
         }
+        /* "@K": only a refused SMMUv3 command, which the kernel makes EIO */
+        if (at && (!isdigit((unsigned char)at[1]) || *aend ||
+                   k > UINT32_MAX || err != EIO ||
+                   strcmp(tok, "HWPT_INVALIDATE"))) {
+            ret = -EINVAL;
+            break;
+        }
         snprintf(fails[n].op, sizeof(fails[n].op), "%s", tok);
         fails[n].nth = nth;
         fails[n].err = err;
+        fails[n].at = at ? (long)k : -1;
         n++;
     }
     free(copy);
     nfails = ret ? 0 : n;
     nopcalls = 0;
     return ret;
+}
+
+/* How many calls of @op sim_fail_check has counted (0 if none). */
+static unsigned long op_calls(const char *op)
+{
+    for (unsigned i = 0; i < nopcalls; i++) {
+        if (!strcmp(opcalls[i].op, op)) {
+            return opcalls[i].calls;
+        }
+    }
+    return 0;
 }
 
 int sim_fail_check(const char *op)
@@ -172,7 +203,8 @@ int sim_fail_check(const char *op)
         calls = ++opcalls[i].calls;
     }
     for (unsigned f = 0; f < nfails; f++) {
-        if (!strcmp(fails[f].op, op) && fails[f].nth == calls) {
+        if (!strcmp(fails[f].op, op) && fails[f].nth == calls &&
+            fails[f].at < 0) {
             sim_count("fail.injected", 1);
             sim_log("%s inject -%s (call %lu)", op, sim_errname(fails[f].err),
                     calls);
@@ -180,6 +212,32 @@ int sim_fail_check(const char *op)
         }
     }
     return 0;
+}
+
+long sim_fail_refuse_at(const char *op)
+{
+    unsigned long calls = op_calls(op);
+    long k = -1;
+
+    for (unsigned f = 0; f < nfails; f++) {
+        if (fails[f].at >= 0 && fails[f].nth == calls &&
+            !strcmp(fails[f].op, op) && (k < 0 || fails[f].at < k)) {
+            k = fails[f].at;
+        }
+    }
+    return k;
+}
+
+int sim_fail_refuse(const char *op, uint32_t entry)
+{
+    sim_count("fail.injected", 1);
+    /*
+     * No errno here: the call's own log line says "-> -EIO", so one line
+     * per call matches the op and "-EIO", as with "OP:N:EIO".
+     */
+    sim_log("%s inject refusal of entry %u (call %lu)", op, entry,
+            op_calls(op));
+    return -EIO;
 }
 
 /* ---- context registry (for the report) ---- */

@@ -170,6 +170,14 @@ void sim_obs_init(void);
 void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Count a call of @op; returns an injected -errno or 0. */
 int sim_fail_check(const char *op);
+/*
+ * "OP:N:EIO@K" (only HWPT_INVALIDATE): for the call of @op being handled,
+ * the entry index K the spec refuses, or -1.  The handler calls
+ * sim_fail_refuse() instead of converting entry K: it counts and logs the
+ * injection and returns -EIO.
+ */
+long sim_fail_refuse_at(const char *op);
+int sim_fail_refuse(const char *op, uint32_t entry);
 void sim_count(const char *name, uint64_t n);
 void sim_ctx_register(SimCtx *ctx);
 void sim_ctx_unregister(SimCtx *ctx);

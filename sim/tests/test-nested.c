@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -329,77 +330,276 @@ static bool stale(int dev, int v)
     return dma_word(dev, bva(v) + 0x10) == word("AAAA");
 }
 
-static void test_smmu_blocks(void)
-{
+/* A device on an S1 nested HWPT of a vIOMMU with vDEVICE vSID 0x20. */
+typedef struct {
     int fd, dev;
-    uint32_t parent, viommu, vdev, nested, id, n;
-    uint64_t cd, ttb, p1, p2, pte[NVA], ste[2];
-    int at[NVA] = { 0, 1, -1, -1 };
+    uint32_t parent, viommu, vdev, nested;
+    uint64_t pte[NVA], p1, p2;
+} Blocks;
 
-    diag("SMMUv3 invalidation blocks");
-    id = setup(&fd, &dev, "iommu=smmuv3\n", 0x40000000ull, &parent);
-    OK_0(t_viommu(fd, id, parent, &viommu) ||
-         t_vdevice(fd, viommu, id, 0x20, &vdev), "vIOMMU, vDEVICE 0x20");
+static void blocks_up(Blocks *b)
+{
+    uint64_t cd, ttb, ste[2];
+    uint32_t id;
+
+    id = setup(&b->fd, &b->dev, "iommu=smmuv3\n", 0x40000000ull, &b->parent);
+    OK_0(t_viommu(b->fd, id, b->parent, &b->viommu) ||
+         t_vdevice(b->fd, b->viommu, id, 0x20, &b->vdev),
+         "vIOMMU, vDEVICE 0x20");
     cd = galloc(4096);
     ttb = galloc(4096);
-    p1 = galloc(4096);
-    p2 = galloc(4096);
-    gput(p1 + 0x10, "AAAA");
-    gput(p2 + 0x10, "BBBB");
+    b->p1 = galloc(4096);
+    b->p2 = galloc(4096);
+    gput(b->p1 + 0x10, "AAAA");
+    gput(b->p2 + 0x10, "BBBB");
     gw64(cd, 16 | CD_V | CD_IPS(4) | CD_AA64 | CD_R | CD_A | 7ull << 48);
     gw64(cd + 8, ttb);
     for (int v = 0; v < NVA; v++) {
-        pte[v] = arm_entry(ttb, bva(v));
+        b->pte[v] = arm_entry(ttb, bva(v));
     }
     ste[0] = 1 | (5ull << 1) | cd;
     ste[1] = 0;
-    OK_0(t_hwpt(fd, id, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
-                sizeof(ste), &nested) || t_attach(dev, &nested),
+    OK_0(t_hwpt(b->fd, id, b->viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                sizeof(ste), &b->nested) || t_attach(b->dev, &b->nested),
          "S1 nested HWPT attached");
+}
 
-    warm(dev, pte, p1, p2);
-    OK_ERR(batch(fd, viommu, 3, at, 2, &n), EIO,
+static void blocks_down(Blocks *b, const char *what)
+{
+    OK_0(t_attach(b->dev, &b->parent), "back to the parent");
+    OK_0(t_destroy(b->fd, b->nested) || t_destroy(b->fd, b->vdev) ||
+         t_destroy(b->fd, b->viommu), "nested, vDEVICE, vIOMMU");
+    close(b->dev);
+    close(b->fd);
+    munmap(ram, RAM_SIZE);
+    ok(iommufd_sim_live("all") == 0, "%s: nothing left", what);
+}
+
+static void test_smmu_blocks(void)
+{
+    Blocks b;
+    uint32_t n;
+    int at[NVA] = { 0, 1, -1, -1 };
+
+    diag("SMMUv3 invalidation blocks");
+    blocks_up(&b);
+
+    warm(b.dev, b.pte, b.p1, b.p2);
+    OK_ERR(batch(b.fd, b.viommu, 3, at, 2, &n), EIO,
            "[TLBI_NH_VA, TLBI_NH_VA, CFGI_CD unknown vSID]");
     ok(n == 2, "entry_num 2 (%u)", n);
-    ok(stale(dev, 0) && stale(dev, 1),
+    ok(stale(b.dev, 0) && stale(b.dev, 1),
        "the unissued block before the bad command was dropped: both stale");
-    ok(t_reg(dev, SIMDEV_REG_INV_SEEN) == 0, "INV_SEEN counts none");
+    ok(t_reg(b.dev, SIMDEV_REG_INV_SEEN) == 0, "INV_SEEN counts none");
 
     /* 70 commands, 66 bad: 0..62 issued as a block, 63..65 dropped */
     at[0] = 0;
     at[1] = 62;
     at[2] = 63;
     at[3] = 65;
-    warm(dev, pte, p1, p2);
-    OK_ERR(batch(fd, viommu, 70, at, 66, &n), EIO, "70 commands, 66 bad");
+    warm(b.dev, b.pte, b.p1, b.p2);
+    OK_ERR(batch(b.fd, b.viommu, 70, at, 66, &n), EIO, "70 commands, 66 bad");
     ok(n == 66, "entry_num 66 (%u)", n);
-    ok(!stale(dev, 0) && !stale(dev, 1), "commands 0 and 62 were applied");
-    ok(stale(dev, 2) && stale(dev, 3), "commands 63 and 65 were not");
-    ok(t_reg(dev, SIMDEV_REG_INV_SEEN) == 63, "INV_SEEN 63 (%u)",
-       t_reg(dev, SIMDEV_REG_INV_SEEN));
+    ok(!stale(b.dev, 0) && !stale(b.dev, 1), "commands 0 and 62 were applied");
+    ok(stale(b.dev, 2) && stale(b.dev, 3), "commands 63 and 65 were not");
+    ok(t_reg(b.dev, SIMDEV_REG_INV_SEEN) == 63, "INV_SEEN 63 (%u)",
+       t_reg(b.dev, SIMDEV_REG_INV_SEEN));
 
-    warm(dev, pte, p1, p2);
+    warm(b.dev, b.pte, b.p1, b.p2);
     at[0] = 5;
     at[1] = 63;
     at[2] = 126;
     at[3] = 127;
-    OK_0(batch(fd, viommu, 128, at, 128, &n), "128 good commands");
-    ok(n == 128 && !stale(dev, 0) && !stale(dev, 1) && !stale(dev, 2) &&
-       !stale(dev, 3), "all applied, entry_num 128 (%u)", n);
+    OK_0(batch(b.fd, b.viommu, 128, at, 128, &n), "128 good commands");
+    ok(n == 128 && !stale(b.dev, 0) && !stale(b.dev, 1) &&
+       !stale(b.dev, 2) && !stale(b.dev, 3),
+       "all applied, entry_num 128 (%u)", n);
 
-    OK_0(t_attach(dev, &parent), "back to the parent");
-    OK_0(t_destroy(fd, nested) || t_destroy(fd, vdev) ||
-         t_destroy(fd, viommu), "nested, vDEVICE, vIOMMU");
-    close(dev);
-    close(fd);
-    munmap(ram, RAM_SIZE);
-    ok(iommufd_sim_live("all") == 0, "blocks: nothing left");
+    blocks_down(&b, "blocks");
 }
 
-int main(void)
+/* ---- IOMMUFD_SIM_FAIL "HWPT_INVALIDATE:N:EIO@K" ---- */
+
+/*
+ * warm() after a TLBI_NH_ALL, so that no VA is cached on p2 already;
+ * before iommufd_sim_set_fail(), which restarts the call count.
+ */
+static void rewarm(Blocks *b)
 {
+    if (smmu_cmd(b->fd, b->viommu, CMD_TLBI_NH_ALL, 0)) {
+        ok(false, "TLBI_NH_ALL");
+    }
+    warm(b->dev, b->pte, b->p1, b->p2);
+}
+
+static void test_smmu_refuse(void)
+{
+    static const char *const bad[] = {
+        "HWPT_INVALIDATE:1:ENOMEM@2", "HWPT_INVALIDATE:1:22@2",
+        "IOAS_MAP:1:EIO@2", "HWPT_INVALIDATE:1:EIO@", "HWPT_INVALIDATE:1:EIO@x",
+        "HWPT_INVALIDATE:1:EIO@-1", "HWPT_INVALIDATE:1:EIO@2x",
+        "HWPT_INVALIDATE:1:EIO@4294967296", "HWPT_INVALIDATE:0:EIO@2",
+    };
+    int at[NVA] = { 0, 1, -1, -1 };
+    const int none[NVA] = { -1, -1, -1, -1 };
+    uint32_t n, seen;
+    uint64_t inj;
+    Blocks b;
+
+    diag("SMMUv3 invalidation: injected refusal of one command");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(iommufd_sim_set_fail(bad[i]) == -EINVAL, "'%s' is rejected",
+           bad[i]);
+    }
+    blocks_up(&b);
+
+    /* [TLBI_NH_VA 0, TLBI_NH_VA 1, TLBI_NH_VA], command 2 refused */
+    rewarm(&b);
+    seen = t_reg(b.dev, SIMDEV_REG_INV_SEEN);
+    inj = iommufd_sim_counter("fail.injected");
+    OK_0(iommufd_sim_set_fail("HWPT_INVALIDATE:1:EIO@2"), "EIO@2 on call 1");
+    OK_ERR(batch(b.fd, b.viommu, 3, at, 3, &n), EIO,
+           "3 good TLBI_NH_VA, the kernel refuses command 2");
+    ok(n == 2, "entry_num 2 (%u)", n);
+    ok(stale(b.dev, 0) && stale(b.dev, 1),
+       "commands 0 and 1 (same block as 2) were not applied: both stale");
+    ok(t_reg(b.dev, SIMDEV_REG_INV_SEEN) == seen, "INV_SEEN counts none");
+    ok(iommufd_sim_counter("fail.injected") == inj + 1, "one injection");
+    OK_0(batch(b.fd, b.viommu, 3, at, 3, &n), "call 2 runs normally");
+    ok(n == 3 && !stale(b.dev, 0) && !stale(b.dev, 1),
+       "it applies them, entry_num 3 (%u)", n);
+    ok(t_reg(b.dev, SIMDEV_REG_INV_SEEN) == seen + 3, "INV_SEEN +3");
+
+    /* 70 good commands, 65 refused: 0..62 issued, 63 and 64 dropped */
+    at[0] = 0;
+    at[1] = 62;
+    at[2] = 63;
+    at[3] = 64;
+    rewarm(&b);
+    seen = t_reg(b.dev, SIMDEV_REG_INV_SEEN);
+    OK_0(iommufd_sim_set_fail("HWPT_INVALIDATE:2:EIO@65"), "EIO@65 on call 2");
+    OK_0(batch(b.fd, b.viommu, 1, none, 1, &n) || n != 1,
+         "call 1 (one other TLBI) runs normally");
+    OK_ERR(batch(b.fd, b.viommu, 70, at, 70, &n), EIO,
+           "call 2: 70 good commands, 65 refused");
+    ok(n == 65, "entry_num 65 (%u)", n);
+    ok(!stale(b.dev, 0) && !stale(b.dev, 1),
+       "commands 0 and 62 (first block) were applied");
+    ok(stale(b.dev, 2) && stale(b.dev, 3), "commands 63 and 64 were not");
+    ok(t_reg(b.dev, SIMDEV_REG_INV_SEEN) == seen + 1 + 63, "INV_SEEN +64");
+
+    /* K >= entry_num: never reached, the call runs normally */
+    at[1] = 1;
+    at[2] = -1;
+    at[3] = -1;
+    rewarm(&b);
+    inj = iommufd_sim_counter("fail.injected");
+    OK_0(iommufd_sim_set_fail("HWPT_INVALIDATE:1:EIO@3"), "EIO@3 on call 1");
+    OK_0(batch(b.fd, b.viommu, 3, at, 3, &n), "3 commands: runs normally");
+    ok(n == 3 && !stale(b.dev, 0) && !stale(b.dev, 1) &&
+       iommufd_sim_counter("fail.injected") == inj,
+       "all applied, entry_num 3 (%u), no injection", n);
+
+    /* a real refusal before K comes first */
+    rewarm(&b);
+    OK_0(iommufd_sim_set_fail("HWPT_INVALIDATE:1:EIO@3"), "EIO@3 on call 1");
+    OK_ERR(batch(b.fd, b.viommu, 5, at, 2, &n), EIO,
+           "5 commands, 2 has an unknown vSID");
+    ok(n == 2 && stale(b.dev, 0) && stale(b.dev, 1) &&
+       iommufd_sim_counter("fail.injected") == inj,
+       "entry_num 2 (%u), nothing applied, no injection", n);
+
+    /* the plain form is unchanged: fails before running, entry_num 0 */
+    rewarm(&b);
+    OK_0(iommufd_sim_set_fail("HWPT_INVALIDATE:1:EIO"), "EIO on call 1");
+    OK_ERR(batch(b.fd, b.viommu, 3, at, 3, &n), EIO, "plain EIO");
+    ok(n == 0 && stale(b.dev, 0) && stale(b.dev, 1), "entry_num 0 (%u)", n);
+    iommufd_sim_set_fail("");
+    OK_0(batch(b.fd, b.viommu, 3, at, 3, &n), "then a normal call");
+    ok(n == 3 && !stale(b.dev, 0) && !stale(b.dev, 1), "applies them");
+
+    blocks_down(&b, "refusal");
+}
+
+/* Child (argv[1] "refuse"): the environment's fail spec, one batch. */
+static int child_refuse(void)
+{
+    int at[NVA] = { 0, 1, -1, -1 };
+    uint32_t n;
+    Blocks b;
+    int ret;
+
+    if (!freopen("/dev/null", "w", stdout)) {
+        return 2;
+    }
+    blocks_up(&b);
+    ret = batch(b.fd, b.viommu, 3, at, 3, &n);
+    if (ret != -1 || errno != EIO || n != 1) {
+        return 3;
+    }
+    blocks_down(&b, "child");
+    return tap_done();
+}
+
+/* Lines of @path containing @a and, if not NULL, @b. */
+static int log_count(const char *path, const char *a, const char *b)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    while (f && fgets(line, sizeof(line), f)) {
+        n += strstr(line, a) && (!b || strstr(line, b));
+    }
+    if (f) {
+        fclose(f);
+    }
+    return n;
+}
+
+static void test_refuse_log(const char *self)
+{
+    char dir[] = "/tmp/iommufd-sim-test-XXXXXX", log[128];
+    pid_t pid;
+    int st = -1;
+
+    diag("EIO@K through IOMMUFD_SIM_FAIL: the log");
+    if (!mkdtemp(dir)) {
+        ok(false, "mkdtemp");
+        return;
+    }
+    snprintf(log, sizeof(log), "%s/log", dir);
+    pid = fork();
+    if (pid == 0) {
+        setenv("IOMMUFD_SIM_FAIL", "HWPT_INVALIDATE:1:EIO@1", 1);
+        setenv("IOMMUFD_SIM_LOG", log, 1);
+        execl(self, self, "refuse", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+        st = -1;
+    }
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "child: EIO, entry_num 1 (wait status 0x%x)", st);
+    ok(log_count(log, "HWPT_INVALIDATE inject refusal of entry 1 (call 1)",
+                 NULL) == 1, "the injection is logged");
+    ok(log_count(log, "iommufd HWPT_INVALIDATE", "entry_num=0x1 -> -EIO") == 1,
+       "the call is logged with entry_num 1 and -EIO");
+    ok(log_count(log, "HWPT_INVALIDATE", "-EIO") == 1,
+       "one line has HWPT_INVALIDATE and -EIO");
+    unlink(log);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        return !strcmp(argv[1], "refuse") ? child_refuse() : 2;
+    }
     test_vtd();
     test_smmu();
     test_smmu_blocks();
+    test_smmu_refuse();
+    test_refuse_log(argv[0]);
     return tap_done();
 }
