@@ -65,6 +65,22 @@ if [ -f "$E2E/probe.c" ]; then
     fi
 fi
 
+# --- conformance (optional): the iommufd differential test's probe ---------
+# tests/e2e/test-conformance.py runs it here and on the simulator and
+# diffs the outputs; /init runs it when the kernel command line has
+# e2e.conformance.  Same uAPI headers as the simulator (a copy of the base
+# tree's linux-headers).
+conf=
+if [ -f "$E2E/conformance.c" ]; then
+    conf=$OUT/conformance
+    if [ ! -x "$conf" ] || [ "$E2E/conformance.c" -nt "$conf" ] ||
+       [ "$TOP/sim/include/linux/iommufd.h" -nt "$conf" ]; then
+        info "cross-compiling conformance.c (static)"
+        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror \
+            -I"$TOP/sim/include" -o "$conf" "$E2E/conformance.c"
+    fi
+fi
+
 # --- tree and archive ------------------------------------------------------
 L2=$OUT/l2
 [ -x "$L2/bin/qemu-system-aarch64" ] && [ -x "$L2/bin/e2e-driver" ] ||
@@ -75,6 +91,7 @@ mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp}
 cp -a "$L2"/. "$ROOT"/
 cp "$bb" "$ROOT/bin/busybox"
 [ -z "$probe" ] || cp "$probe" "$ROOT/bin/probe"
+[ -z "$conf" ] || cp "$conf" "$ROOT/bin/conformance"
 if [ "$(id -u)" = 0 ]; then
     mknod -m 600 "$ROOT/dev/console" c 5 1
 fi
@@ -114,6 +131,15 @@ else
 fi
 echo "e2e: device nodes:"
 ls -l /dev/iommu /dev/vfio /dev/vfio/devices 2>&1 | sed 's/^/  /'
+
+# The differential conformance test (tests/e2e/test-conformance.py):
+# every output line starts with "conf: ".
+if [ -x /bin/conformance ] && [ -e /dev/vfio/devices/vfio0 ] &&
+        grep -qw e2e.conformance /proc/cmdline; then
+    echo "e2e: running conformance"
+    /bin/conformance /dev/vfio/devices/vfio0
+    echo "e2e: conformance exit status $?"
+fi
 
 if [ -x /bin/probe ] && [ -e /dev/vfio/devices/vfio0 ]; then
     echo "e2e: running probe"

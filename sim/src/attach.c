@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 
 #include "sim.h"
@@ -38,7 +39,14 @@ static int check_compat(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
     if (hwpt->kind == OBJ_HWPT_PAGING && h->dirty_cap && !dev->cfg.dirty) {
         return -EINVAL;
     }
+    /*
+     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:
+     * arm_smmu_attach_prepare_vmaster: only a translating vSTE (V=1,
+     * Config S1) needs a vSID for the device on that vIOMMU; abort,
+     * bypass and invalid (abort) vSTEs attach without a vDEVICE.
+     */
     if (hwpt->kind == OBJ_HWPT_NESTED && h->viommu_id &&
+        (le64toh(h->ste[0]) & 0xf) == (1 | (5 << 1)) &&
         !sim_vdevice_of(ctx, h->viommu_id, dev->devid)) {
         return -ENOENT;         /* no vSID for the device on that vIOMMU */
     }

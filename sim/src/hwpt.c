@@ -17,6 +17,10 @@
 #define VTD_ECAP_SRS    (1ull << 31)
 #define VTD_ECAP_EAFS   (1ull << 34)
 
+/* uAPI of Linux 7.2 that the base tree's headers do not have yet */
+#define SIM_HW_INFO_FLAG_INPUT_TYPE         (1u << 0)
+#define SIM_HW_CAP_PCI_ATS_NOT_SUPPORTED    (1ull << 3)
+
 /* SMMUv3 IDR0.S1P: the driver's ARM_SMMU_FEAT_TRANS_S1. */
 #define SMMU_IDR0_S1P   (1u << 1)
 
@@ -383,7 +387,14 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
     if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) && !dev->cfg.nesting) {
         return -EOPNOTSUPP;
     }
-    if ((flags & IOMMU_HWPT_ALLOC_PASID) && !dev->cfg.pasid) {
+    /*
+     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c:
+     * arm_smmu_domain_alloc_paging_flags makes a PASID-capable stage-1
+     * domain whatever the device: it never looks at its PASID support
+     * (the VT-d rule below is kept as it was, not checked on a kernel).
+     */
+    if ((flags & IOMMU_HWPT_ALLOC_PASID) && !dev->cfg.pasid &&
+        dev->cfg.iommu != SIM_IOMMU_SMMUV3) {
         return -EOPNOTSUPP;
     }
     if (flags & IOMMU_HWPT_FAULT_ID_VALID) {
@@ -426,8 +437,13 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
     SimObj *h;
     int ret;
 
+    /*
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_nested_alloc
+     * refuses a driver without domain_alloc_nested (arm-smmu-v3 nests
+     * through a vIOMMU only) before it looks at the parent.
+     */
     if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)) ||
-        !cmd->data_len) {
+        !cmd->data_len || c->iommu != SIM_IOMMU_VTD) {
         return -EOPNOTSUPP;
     }
     if (parent->hwpt.auto_domain || !parent->hwpt.nest_parent) {
@@ -504,14 +520,18 @@ static int smmu_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *viommu,
     SimObj *h;
     int ret;
 
-    if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len) {
-        return -EOPNOTSUPP;
-    }
+    /* iommufd_hwpt_alloc: the vIOMMU must belong to the device's SMMU */
     if (dev->cfg.iommu != SIM_IOMMU_SMMUV3 ||
         dev->cfg.instance != viommu->viommu.instance) {
         return -EINVAL;
     }
-    if (cmd->flags) {
+    /*
+     * iommufd_viommu_alloc_hwpt_nested takes FAULT_ID_VALID and PASID and
+     * needs data; arm_vsmmu_alloc_domain_nested gets the flags without
+     * FAULT_ID_VALID and refuses any (PASID).
+     */
+    if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)) ||
+        !cmd->data_len || (cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID)) {
         return -EOPNOTSUPP;
     }
     ret = copy_user_data(cmd, IOMMU_HWPT_DATA_ARM_SMMUV3, &data, sizeof(data),
@@ -522,6 +542,14 @@ static int smmu_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *viommu,
     ret = smmu_validate_vste((uint64_t *)data.ste);
     if (ret) {
         return ret;
+    }
+    /*
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_alloc looks the
+     * fault_id up once the domain exists: there are no FAULT objects in
+     * the simulator, so that is always ENOENT.
+     */
+    if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+        return -ENOENT;
     }
     h = new_hwpt(ctx, OBJ_HWPT_NESTED, dev);
     if (!h) {
@@ -548,9 +576,17 @@ long sim_hwpt_alloc(SimCtx *ctx, void *arg)
         return -EINVAL;
     }
     dev = get_dev(ctx, cmd->dev_id);
-    pt = sim_obj_get(ctx, cmd->pt_id, 0);
-    if (!dev || !pt) {
+    if (!dev) {
         return -ENOENT;
+    }
+    /*
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_alloc: a pt_id
+     * that names nothing is EINVAL (iommufd_get_object fails), like one
+     * of a wrong type.
+     */
+    pt = sim_obj_get(ctx, cmd->pt_id, 0);
+    if (!pt) {
+        return -EINVAL;
     }
     switch (pt->kind) {
     case OBJ_IOAS:
@@ -751,10 +787,12 @@ long sim_hwpt_invalidate(SimCtx *ctx, void *arg)
     SimObj *o;
     int ret;
 
+    sim_force_respond = true;   /* entry_num is written back in any case */
+    /* iommufd_hwpt_invalidate: even this failure reports entry_num 0 */
     if (cmd->__reserved) {
+        cmd->entry_num = 0;
         return -EOPNOTSUPP;
     }
-    sim_force_respond = true;   /* entry_num is written back in any case */
     sim_count("inv.calls", 1);
     /* drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_invalidate */
     if (cmd->entry_num &&
@@ -795,8 +833,16 @@ long sim_viommu_alloc(SimCtx *ctx, void *arg)
     if (!dev) {
         return -ENOENT;
     }
-    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3) {
-        return -EOPNOTSUPP;     /* the driver has no viommu_alloc */
+    /*
+     * drivers/iommu/iommufd/viommu.c:iommufd_viommu_alloc_ioctl asks the
+     * driver for the type's size (arm_smmu_get_viommu_size: 0 without
+     * nesting or for another type -> EOPNOTSUPP) before it looks at the
+     * HWPT.  Neither it nor arm_vsmmu_init needs the device attached: only
+     * the nest parent's SMMU must be the device's (EINVAL).
+     */
+    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3 ||
+        cmd->type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3 || !dev->cfg.nesting) {
+        return -EOPNOTSUPP;
     }
     h = sim_obj_get(ctx, cmd->hwpt_id, OBJ_HWPT_PAGING);
     if (!h) {
@@ -805,15 +851,8 @@ long sim_viommu_alloc(SimCtx *ctx, void *arg)
     if (!h->hwpt.nest_parent) {
         return -EINVAL;
     }
-    if (cmd->type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3 || !dev->cfg.nesting) {
-        return -EOPNOTSUPP;
-    }
     if (h->hwpt.iommu != SIM_IOMMU_SMMUV3 ||
         h->hwpt.instance != dev->cfg.instance) {
-        return -EINVAL;
-    }
-    /* the device must already sit on that parent (directly or nested) */
-    if (sim_hwpt_paging_of(ctx, sim_obj_get(ctx, dev->attached, 0)) != h) {
         return -EINVAL;
     }
     v = sim_obj_alloc(ctx, OBJ_VIOMMU);
@@ -878,16 +917,31 @@ long sim_get_hw_info(SimCtx *ctx, void *arg)
     struct iommu_hw_info_vtd vtd = { 0 };
     struct iommu_hw_info_arm_smmuv3 smmu = { 0 };
     const void *data;
-    uint32_t len, copy;
+    uint32_t len, copy, in_type;
     SimDevice *dev;
     int ret;
 
-    if (cmd->flags || cmd->__reserved) {
+    /*
+     * drivers/iommu/iommufd/device.c:iommufd_get_hw_info (Linux 6.17+):
+     * flags may hold IOMMU_HW_INFO_FLAG_INPUT_TYPE (the type to report is
+     * then read from out_data_type); the first byte of __reserved is
+     * out_max_pasid_log2 (an output), the other three must be zero.
+     */
+    if ((cmd->flags & ~SIM_HW_INFO_FLAG_INPUT_TYPE) ||
+        (cmd->__reserved & ~0xffu)) {
         return -EOPNOTSUPP;
     }
+    in_type = (cmd->flags & SIM_HW_INFO_FLAG_INPUT_TYPE) ?
+              cmd->out_data_type : 0;
     dev = get_dev(ctx, cmd->dev_id);
     if (!dev) {
         return -ENOENT;
+    }
+    /* arm_smmu_hw_info, intel_iommu_hw_info: DEFAULT or their own type */
+    if (in_type && in_type != (dev->cfg.iommu == SIM_IOMMU_VTD ?
+                               IOMMU_HW_INFO_TYPE_INTEL_VTD :
+                               IOMMU_HW_INFO_TYPE_ARM_SMMUV3)) {
+        return -EOPNOTSUPP;
     }
     if (dev->cfg.iommu == SIM_IOMMU_VTD) {
         vtd.flags = dev->cfg.errata_772415 ?
@@ -915,5 +969,12 @@ long sim_get_hw_info(SimCtx *ctx, void *arg)
     }
     cmd->data_len = len;
     cmd->out_capabilities = dev->cfg.dirty ? IOMMU_HW_CAP_DIRTY_TRACKING : 0;
+    /*
+     * iommufd_get_hw_info (Linux 6.18+) reports when ATS cannot be used:
+     * the simulated device has no ATS capability.  No PASID capability
+     * either, so out_max_pasid_log2 (low byte of __reserved here) is 0.
+     */
+    cmd->out_capabilities |= SIM_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+    cmd->__reserved = 0;
     return 0;
 }

@@ -230,11 +230,38 @@ typedef struct IoctlOp {
     const char *name;
     size_t size, min_size;
     long (*fn)(SimCtx *ctx, void *cmd);
+    bool allocates;            /* creates an object the reply names */
 } IoctlOp;
 
 #define OP(nr, name, type, last, fn) \
     { nr, name, sizeof(struct type), \
-      offsetof(struct type, last) + sizeof(((struct type *)0)->last), fn }
+      offsetof(struct type, last) + sizeof(((struct type *)0)->last), fn, \
+      nr == IOMMUFD_CMD_IOAS_ALLOC || nr == IOMMUFD_CMD_HWPT_ALLOC || \
+      nr == IOMMUFD_CMD_VIOMMU_ALLOC || nr == IOMMUFD_CMD_VDEVICE_ALLOC }
+
+/* The objects before a call, to find the ones it made. */
+static SimObj **snapshot(SimCtx *ctx, uint32_t *n)
+{
+    SimObj **s = calloc(ctx->nobjs ? ctx->nobjs : 1, sizeof(*s));
+
+    if (s && ctx->nobjs) {
+        memcpy(s, ctx->objs, ctx->nobjs * sizeof(*s));
+    }
+    *n = s ? ctx->nobjs : 0;
+    return s;
+}
+
+static void drop_new_objects(SimCtx *ctx, SimObj **snap, uint32_t nsnap)
+{
+    for (uint32_t i = ctx->nobjs; i-- > 1;) {
+        SimObj *o = ctx->objs[i];
+
+        if (o && (!snap || i >= nsnap || snap[i] != o)) {
+            sim_log("iommufd object %u dropped: reply not written", i);
+            sim_obj_free(ctx, o);
+        }
+    }
+}
 
 static const IoctlOp ops[] = {
     OP(IOMMUFD_CMD_DESTROY, "DESTROY", iommu_destroy, id, do_destroy),
@@ -375,7 +402,8 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
 {
     const IoctlOp *op = NULL;
     uint8_t cmd[128];
-    uint32_t usize;
+    SimObj **snap = NULL;
+    uint32_t usize, nsnap = 0;
     char cname[48];
     long ret;
 
@@ -418,15 +446,27 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
         return ret;
     }
     sim_force_respond = false;
+    snap = op->allocates ? snapshot(ctx, &nsnap) : NULL;
     ret = op->fn(ctx, cmd);
     if (!ret || sim_force_respond) {
         int wret = sim_copy_to_user(arg, cmd,
                                     usize < op->size ? usize : op->size);
 
-        if (wret && !ret) {
-            ret = wret;
+        /*
+         * drivers/iommu/iommufd/main.c:iommufd_ucmd_respond fails with
+         * EFAULT, whatever the handler returned (iommufd_hwpt_invalidate
+         * returns it over its own error), and an object the call made is
+         * aborted (iommufd_object_abort_and_destroy): userspace never
+         * learnt its id.
+         */
+        if (wret) {
+            ret = -EFAULT;
+            if (op->allocates) {
+                drop_new_objects(ctx, snap, nsnap);
+            }
         }
     }
+    free(snap);
     log_cmd(op, cmd, ret);
     return ret;
 

@@ -443,6 +443,9 @@ static long device_feature(uint64_t arg)
 }
 
 /* ---- bind / attach ---- */
+/* sizeof(struct vfio_device_bind_iommufd) in Linux 6.17+ */
+#define BIND_KERNEL_SIZE 24u
+
 static long bind_iommufd(SimDevice *dev, uint64_t arg)
 {
     struct vfio_device_bind_iommufd bind;
@@ -455,7 +458,26 @@ static long bind_iommufd(SimDevice *dev, uint64_t arg)
     if (ret) {
         return ret;
     }
-    if (bind.argsz < minsz || bind.flags || bind.iommufd < 0 || dev->ctx) {
+    if (bind.argsz < minsz) {
+        return -EINVAL;
+    }
+    /*
+     * drivers/vfio/device_cdev.c:vfio_df_ioctl_bind_iommufd reads argsz
+     * bytes with copy_struct_from_user into its struct, which Linux 6.17
+     * grew by token_uuid_ptr (24 bytes): a longer argsz needs a zero tail.
+     */
+    for (uint32_t off = BIND_KERNEL_SIZE; off < bind.argsz; off++) {
+        uint8_t b;
+
+        ret = sim_copy_from_user(&b, arg + off, 1);
+        if (ret) {
+            return ret;
+        }
+        if (b) {
+            return -E2BIG;
+        }
+    }
+    if (bind.flags || bind.iommufd < 0 || dev->ctx) {
         return -EINVAL;
     }
     ctx = sim_shim_ctx_of_fd(bind.iommufd, &ret);

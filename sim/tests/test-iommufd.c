@@ -211,9 +211,24 @@ static void test_hw_info(void)
        (s.idr[0] & 3) == 3 && (s.idr[1] & 0x3f) == 16 &&
        ((s.idr[1] >> 6) & 0x1f) == 20 && (s.idr[5] & 7) == 4 &&
        (s.idr[5] & 0x70) == 0x70 && (s.idr[3] & (1u << 10)) &&
-       !h.out_capabilities, "SMMUv3 IDRs: S1P S2P, SID16, SSID20, OAS44, RIL");
+       h.out_capabilities == 8 /* PCI_ATS_NOT_SUPPORTED */,
+       "SMMUv3 IDRs: S1P S2P, SID16, SSID20, OAS44, RIL; no ATS");
+    h.flags = 2;
+    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP, "HW_INFO flags 2");
+    /* iommufd_get_hw_info: INPUT_TYPE asks the driver for one type */
     h.flags = 1;
-    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP, "HW_INFO flags");
+    h.out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP,
+           "HW_INFO INPUT_TYPE VT-d on an SMMUv3");
+    h.out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    h.__reserved = 0x7;     /* out_max_pasid_log2 in Linux 7.2 */
+    OK_0(ioctl(fd, IOMMU_GET_HW_INFO, &h), "HW_INFO INPUT_TYPE SMMUv3");
+    ok(h.__reserved == 0, "out_max_pasid_log2 0 (no PASID capability)");
+    h.flags = 0;
+    h.__reserved = 0x100;
+    OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP,
+           "HW_INFO __reserved[1]");
+    h.__reserved = 0;
     h.flags = 0;
     h.dev_id = 99;
     OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), ENOENT, "HW_INFO no device");
@@ -250,7 +265,8 @@ static void test_hwpt_alloc(void)
     OK_ERR(t_hwpt(fd, dv, ioas, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, 0, NULL),
            EINVAL, "a data type without a length");
     OK_ERR(t_hwpt(fd, dv, dv, 0, 0, NULL, 0, NULL), EINVAL, "pt_id is a device");
-    OK_ERR(t_hwpt(fd, dv, 99, 0, 0, NULL, 0, NULL), ENOENT, "pt_id missing");
+    /* iommufd_hwpt_alloc: a failing iommufd_get_object is EINVAL */
+    OK_ERR(t_hwpt(fd, dv, 99, 0, 0, NULL, 0, NULL), EINVAL, "pt_id missing");
     OK_ERR(t_hwpt(fd, ioas, ioas, 0, 0, NULL, 0, NULL), ENOENT,
            "dev_id is not a device");
     OK_0(t_hwpt(fd, dv, ioas, 0, 0, NULL, 0, &paging), "paging HWPT");
@@ -419,8 +435,10 @@ static void test_smmu(void)
            "VIOMMU type DEFAULT");
     OK_ERR(t_viommu(fd, idv, parent, NULL), EOPNOTSUPP, "vIOMMU for VT-d");
     OK_ERR(t_viommu(fd, id1, plain, NULL), EINVAL, "vIOMMU on a non-parent");
-    OK_ERR(t_viommu(fd, id1, parent, NULL), EINVAL,
-           "vIOMMU before the device is attached to the parent");
+    /* iommufd_viommu_alloc_ioctl, arm_vsmmu_init: no attachment needed */
+    OK_0(t_viommu(fd, id1, parent, &viommu),
+         "vIOMMU before the device is attached to the parent");
+    OK_0(t_destroy(fd, viommu), "that vIOMMU destroyed");
     pt = parent;
     OK_0(t_attach(d1, &pt), "attach device 1 to the parent");
     pt = parent;
@@ -609,6 +627,87 @@ static void test_option_dirty(void)
     close(fd);
 }
 
+/*
+ * Rules the differential conformance test (tests/e2e/test-conformance.py)
+ * found the sim getting wrong against Linux 7.2, one case each.
+ */
+static void test_conformance_fixes(void)
+{
+    const uint32_t T = IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+    int fd = t_iommufd(), d = t_devfd(SMMU_CFG "smmu_idr1=0x10\n");
+    uint32_t id = t_bind(d, fd), ioas = t_ioas(fd), s2, plain, v, vd, h, n, pt;
+    uint64_t bypass[2] = { 1 | (4ull << 1), 0 }, abort_[2] = { 1, 0 },
+        s1[2] = { 1 | (5ull << 1) | 0x10000, 0 }, cmd[2] = { 0x10, 0 };
+    uint8_t *ro = t_alloc(4096), bind[32] = { 0 };
+    struct vfio_device_bind_iommufd *b = (void *)bind;
+    struct iommu_viommu_alloc va = { .size = sizeof(va), .type = 0xff,
+                                     .dev_id = id, .hwpt_id = 999 };
+    struct iommu_hwpt_invalidate inv = {
+        .size = sizeof(inv), .data_uptr = (uintptr_t)cmd, .data_type = T,
+        .entry_len = 16, .entry_num = 1, .__reserved = 1,
+    };
+    int d2 = t_devfd(SMMU_CFG);
+
+    /* vfio_df_ioctl_bind_iommufd: copy_struct_from_user into 24 bytes */
+    b->argsz = sizeof(bind);
+    b->iommufd = fd;
+    bind[31] = 1;
+    OK_ERR(ioctl(d2, VFIO_DEVICE_BIND_IOMMUFD, b), E2BIG,
+           "BIND argsz 32 with a non-zero tail");
+    /* arm_smmu_domain_alloc_paging_flags: no device PASID check */
+    OK_0(t_hwpt(fd, id, ioas, IOMMU_HWPT_ALLOC_PASID, 0, NULL, 0, &h),
+         "SMMUv3 PASID paging HWPT, SMMU without SSIDs");
+    t_destroy(fd, h);
+    /* iommufd_viommu_alloc_ioctl: get_viommu_size before the HWPT */
+    OK_ERR(ioctl(fd, IOMMU_VIOMMU_ALLOC, &va), EOPNOTSUPP,
+           "vIOMMU type 0xff with a missing HWPT");
+    t_hwpt(fd, id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0, &s2);
+    t_hwpt(fd, id, ioas, 0, 0, NULL, 0, &plain);
+    t_viommu(fd, id, s2, &v);
+    /* iommufd_hwpt_nested_alloc: arm-smmu-v3 has no domain_alloc_nested */
+    OK_ERR(t_hwpt(fd, id, plain, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, bypass, 16,
+                  NULL), EOPNOTSUPP, "nested on a plain SMMUv3 paging HWPT");
+    /* iommufd_hwpt_alloc: FAULT_ID_VALID looks up fault_id (none) */
+    OK_ERR(t_hwpt(fd, id, v, IOMMU_HWPT_FAULT_ID_VALID,
+                  IOMMU_HWPT_DATA_ARM_SMMUV3, bypass, 16, NULL), ENOENT,
+           "nested FAULT_ID_VALID without a FAULT object");
+    /* arm_smmu_attach_prepare_vmaster: abort/bypass need no vDEVICE */
+    t_hwpt(fd, id, v, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, bypass, 16, &h);
+    pt = h;
+    OK_0(t_attach(d, &pt), "bypass vSTE attached without a vDEVICE");
+    t_hwpt(fd, id, v, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, abort_, 16, &h);
+    pt = h;
+    OK_0(t_attach(d, &pt), "abort vSTE attached without a vDEVICE");
+    t_hwpt(fd, id, v, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, s1, 16, &h);
+    pt = h;
+    OK_ERR(t_attach(d, &pt), ENOENT, "S1 vSTE without a vDEVICE");
+    t_vdevice(fd, v, id, 8, &vd);
+    /* iommufd_hwpt_invalidate: __reserved still reports entry_num 0 */
+    inv.hwpt_id = v;
+    OK_ERR(ioctl(fd, IOMMU_HWPT_INVALIDATE, &inv), EOPNOTSUPP,
+           "HWPT_INVALIDATE __reserved");
+    ok(inv.entry_num == 0, "  entry_num written back as 0");
+    /* iommufd_ucmd_respond: EFAULT over the handler's own errno */
+    inv.__reserved = 0;
+    cmd[0] = 0x46;
+    memcpy(ro, &inv, sizeof(inv));
+    mprotect(ro, 4096, PROT_READ);
+    OK_ERR(ioctl(fd, IOMMU_HWPT_INVALIDATE, ro), EFAULT,
+           "HWPT_INVALIDATE (CMD_SYNC: EIO) reply not writable");
+    /* ... and the object a reply cannot name is aborted */
+    mprotect(ro, 4096, PROT_READ | PROT_WRITE);
+    memset(ro, 0, 4096);
+    ((struct iommu_ioas_alloc *)ro)->size = sizeof(struct iommu_ioas_alloc);
+    mprotect(ro, 4096, PROT_READ);
+    n = iommufd_sim_live("ioas");
+    OK_ERR(ioctl(fd, IOMMU_IOAS_ALLOC, ro), EFAULT,
+           "IOAS_ALLOC reply not writable");
+    ok(iommufd_sim_live("ioas") == n, "  no IOAS left behind");
+    close(d2);
+    close(d);
+    close(fd);
+}
+
 int main(void)
 {
     test_ids_and_sizes();
@@ -620,6 +719,7 @@ int main(void)
     test_smmu();
     test_vtd_invalidate();
     test_option_dirty();
+    test_conformance_fixes();
     ok(iommufd_sim_live("all") == 0, "no objects leaked by the tests");
     return tap_done();
 }
