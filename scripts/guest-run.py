@@ -81,7 +81,7 @@ def machine_args(arch, mode, fd, guest, append):
     return args
 
 
-def run(mode, iterations, timeout=900, arch='amd64'):
+def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None):
     guest = TOP / 'build' / ('guest' if arch == 'amd64' else 'guest-arm64')
     for f in ('vmlinuz', 'initrd.gz'):
         if not (guest / f).exists():
@@ -94,6 +94,9 @@ def run(mode, iterations, timeout=900, arch='amd64'):
         env['LD_PRELOAD'] = qemutest.default_sim_lib()
         env['IOMMUFD_SIM_REPORT'] = os.path.join(tmp, 'report')
         env['IOMMUFD_SIM_LOG'] = os.path.join(tmp, 'log')
+        if sim_fail:
+            # the simulator fails a host call, see sim/README.md
+            env['IOMMUFD_SIM_FAIL'] = sim_fail
         append = ('quiet panic=-1 %s simdma.iterations=%d'
                   % (CMDLINE[mode] if arch == 'amd64' else
                      'iommu.strict=1', iterations))

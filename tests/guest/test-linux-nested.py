@@ -61,6 +61,23 @@ def main():
     if t.failed:
         t.diag(r['console'][-3000:])
 
+    # The host fails one invalidation in the middle of the workload: the
+    # stock guest driver must neither hang (an invalidation queue error at
+    # its wait descriptor would make it spin) nor see stale translations.
+    r = guest_run.run('nested', CYCLES, timeout=300,
+                      sim_fail='HWPT_INVALIDATE:%d:EIO' % CYCLES)
+    rep = r['report']
+    check_common(t, r, 'nested, host invalidation failure', CYCLES)
+    t.ok(rep.get('fail.injected') == 1,
+         'nested, host invalidation failure: the host failed one '
+         'HWPT_INVALIDATE (%s)' % rep.get('fail.injected'))
+    t.ok(rep.get('iotlb.stale_hits', 0) == 0 and r['nested_hwpts'] >= 2,
+         'nested, host invalidation failure: a new nested HWPT, no stale '
+         'IOTLB hits (%d nested HWPTs, %s stale hits)'
+         % (r['nested_hwpts'], rep.get('iotlb.stale_hits', 0)))
+    if t.failed:
+        t.diag(r['console'][-3000:])
+
     r = guest_run.run('nested', CYCLES, arch='arm64')
     rep = r['report']
     check_common(t, r, 'arm64 nested', CYCLES)
