@@ -10,7 +10,10 @@
 
 #include "sim.h"
 
-/* Destroy an auto domain once its last device has left it. */
+/*
+ * Destroy an auto domain once its last device has left it
+ * (drivers/iommu/iommufd/device.c:iommufd_hw_pagetable_put).
+ */
 static void auto_domain_put(SimCtx *ctx, uint32_t id)
 {
     SimObj *h = sim_obj_get(ctx, id, OBJ_HWPT_PAGING);
@@ -28,7 +31,15 @@ static void auto_domain_put(SimCtx *ctx, uint32_t id)
     sim_obj_free(ctx, h);
 }
 
-/* Is @hwpt a domain of the device's physical IOMMU?  EINVAL if not. */
+/*
+ * Is @hwpt a domain of the device's physical IOMMU?  EINVAL if not, as
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c:arm_smmu_attach_dev
+ * (smmu_domain->smmu != smmu) and
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_smmu_attach_dev_nested;
+ * VT-d domains are tied to their instance too (a deliberate difference,
+ * README).  A dirty-tracking domain needs a device with dirty tracking:
+ * drivers/iommu/intel/iommu.c:paging_domain_compatible_second_stage.
+ */
 static int check_compat(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
 {
     const SimHwpt *h = &hwpt->hwpt;
@@ -40,10 +51,10 @@ static int check_compat(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
         return -EINVAL;
     }
     /*
-     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:
-     * arm_smmu_attach_prepare_vmaster: only a translating vSTE (V=1,
-     * Config S1) needs a vSID for the device on that vIOMMU; abort,
-     * bypass and invalid (abort) vSTEs attach without a vDEVICE.
+     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_smmu_attach_prepare_vmaster:
+     * only a translating vSTE (V=1, Config S1) needs a vSID for the
+     * device on that vIOMMU; abort, bypass and invalid (abort) vSTEs
+     * attach without a vDEVICE.
      */
     if (hwpt->kind == OBJ_HWPT_NESTED && h->viommu_id &&
         (le64toh(h->ste[0]) & 0xf) == (1 | (5 << 1)) &&
@@ -53,7 +64,11 @@ static int check_compat(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
     return 0;
 }
 
-/* The device's reserved regions become reserved in the (parent's) IOAS. */
+/*
+ * The device's reserved regions become reserved in the (parent's) IOAS:
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_table_enforce_dev_resv_regions
+ * (iopt_reserve_iova: EADDRINUSE over an area or an allowed range).
+ */
 static int check_resv(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
 {
     SimObj *paging = sim_hwpt_paging_of(ctx, hwpt);
@@ -74,6 +89,10 @@ static int check_resv(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/device.c:iommufd_device_do_replace: the same HWPT
+ * again is a no-op; a failed replacement keeps the old attachment.
+ */
 static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
 {
     SimCtx *ctx = dev->ctx;
@@ -97,7 +116,11 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
     return 0;
 }
 
-/* Attach to an IOAS: reuse a compatible auto domain, else make one. */
+/*
+ * Attach to an IOAS: reuse a compatible auto domain (EINVAL means "try the
+ * next one"), else make one, as
+ * drivers/iommu/iommufd/device.c:iommufd_device_auto_get_domain.
+ */
 static int attach_ioas(SimDevice *dev, SimObj *ioas, uint32_t *pt_id)
 {
     SimCtx *ctx = dev->ctx;
@@ -133,6 +156,10 @@ static int attach_ioas(SimDevice *dev, SimObj *ioas, uint32_t *pt_id)
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/device.c:iommufd_device_change_pt: a missing id is
+ * ENOENT, an object that is neither a HWPT nor an IOAS EINVAL.
+ */
 int sim_dev_attach(SimDevice *dev, uint32_t *pt_id)
 {
     SimObj *obj = sim_obj_get(dev->ctx, *pt_id, 0);

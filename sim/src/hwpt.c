@@ -193,12 +193,18 @@ void sim_ioas_forget_dirty(SimCtx *ctx, uint32_t ioas_id, uint64_t iova,
     }
 }
 
+/*
+ * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_set_dirty_tracking
+ * checks the flags only (__reserved is not looked at), then
+ * io_pagetable.c:iopt_set_dirty_tracking: no dirty ops is EOPNOTSUPP,
+ * enabling clears the dirty bits first.
+ */
 long sim_hwpt_set_dirty(SimCtx *ctx, void *arg)
 {
     struct iommu_hwpt_set_dirty_tracking *cmd = arg;
     SimObj *h;
 
-    if ((cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) || cmd->__reserved) {
+    if (cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) {
         return -EOPNOTSUPP;
     }
     h = sim_obj_get(ctx, cmd->hwpt_id, OBJ_HWPT_PAGING);
@@ -228,6 +234,13 @@ static int set_user_bit(uint64_t data, uint64_t bit)
     return sim_copy_to_user(addr, &word, sizeof(word));
 }
 
+/*
+ * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_get_dirty_bitmap, then
+ * io_pagetable.c:iommufd_check_iova_range (EOVERFLOW, EINVAL) before
+ * iommu_read_and_clear_dirty looks for dirty ops (EOPNOTSUPP).  Zero
+ * length and a page_size that is not a power of two are refused (a
+ * deliberate difference, README).
+ */
 long sim_hwpt_get_dirty(SimCtx *ctx, void *arg)
 {
     struct iommu_hwpt_get_dirty_bitmap *cmd = arg;
@@ -243,9 +256,6 @@ long sim_hwpt_get_dirty(SimCtx *ctx, void *arg)
     if (!h) {
         return -ENOENT;
     }
-    if (!h->hwpt.dirty_cap) {
-        return -EOPNOTSUPP;
-    }
     if (!cmd->length ||
         __builtin_add_overflow(cmd->iova, cmd->length - 1, &last)) {
         return -EOVERFLOW;
@@ -255,6 +265,9 @@ long sim_hwpt_get_dirty(SimCtx *ctx, void *arg)
         (cmd->iova & (cmd->page_size - 1)) ||
         ((last + 1) & (cmd->page_size - 1))) {
         return -EINVAL;
+    }
+    if (!h->hwpt.dirty_cap) {
+        return -EOPNOTSUPP;
     }
     ioas = sim_obj_get(ctx, h->hwpt.ioas_id, OBJ_IOAS);
     for (size_t i = dirty_pos(&h->hwpt, cmd->iova / SIM_PAGE_SIZE);
@@ -318,7 +331,10 @@ static int copy_struct_bounded(void *dst, size_t size, size_t min,
     return copy_struct_user(dst, size, src, len);
 }
 
-/* include/linux/iommu.h:iommu_copy_struct_from_user (HWPT_ALLOC data) */
+/*
+ * include/linux/iommu.h:iommu_copy_struct_from_user (HWPT_ALLOC data):
+ * __iommu_copy_struct_from_user refuses another data type (EINVAL).
+ */
 static int copy_user_data(const struct iommu_hwpt_alloc *cmd, uint32_t type,
                           void *dst, size_t size, size_t min)
 {
@@ -370,6 +386,7 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
     SimObj *h;
     int ret;
 
+    /* drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_paging_alloc */
     if (flags & ~valid) {
         return -EOPNOTSUPP;
     }
@@ -384,23 +401,27 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
         !smmu_paging_flags_ok(&dev->cfg, flags)) {
         return -EOPNOTSUPP;
     }
+    /*
+     * drivers/iommu/intel/iommu.c:intel_iommu_domain_alloc_second_stage
+     * needs NEST for a nest parent (SSADS for dirty tracking, above).
+     * Neither it, intel_iommu_domain_alloc_first_stage nor
+     * arm_smmu_domain_alloc_paging_flags looks at the device's PASID
+     * support for IOMMU_HWPT_ALLOC_PASID.
+     */
     if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) && !dev->cfg.nesting) {
         return -EOPNOTSUPP;
     }
     /*
-     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c:
-     * arm_smmu_domain_alloc_paging_flags makes a PASID-capable stage-1
-     * domain whatever the device: it never looks at its PASID support
-     * (the VT-d rule below is kept as it was, not checked on a kernel).
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_alloc looks the
+     * fault_id up once the domain exists: no FAULT objects in the sim.
      */
-    if ((flags & IOMMU_HWPT_ALLOC_PASID) && !dev->cfg.pasid &&
-        dev->cfg.iommu != SIM_IOMMU_SMMUV3) {
-        return -EOPNOTSUPP;
-    }
     if (flags & IOMMU_HWPT_FAULT_ID_VALID) {
-        return -ENOENT;         /* no FAULT objects in the simulator */
+        return -ENOENT;
     }
-    /* adding the domain reserves everything beyond its aperture */
+    /*
+     * Adding the domain reserves everything beyond its aperture:
+     * drivers/iommu/iommufd/io_pagetable.c:iopt_table_add_domain.
+     */
     ap = sim_cfg_aperture_last(&dev->cfg);
     if (ap != UINT64_MAX &&
         (ret = sim_ioas_can_reserve(&ioas->ioas, ap + 1, UINT64_MAX))) {
@@ -446,15 +467,17 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
         !cmd->data_len || c->iommu != SIM_IOMMU_VTD) {
         return -EOPNOTSUPP;
     }
-    if (parent->hwpt.auto_domain || !parent->hwpt.nest_parent) {
+    /* ... and a parent of another driver (domain->owner != ops) */
+    if (parent->hwpt.auto_domain || !parent->hwpt.nest_parent ||
+        parent->hwpt.iommu != c->iommu) {
         return -EINVAL;
     }
-    if (c->iommu != SIM_IOMMU_VTD || !c->nesting ||
-        (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) ||
-        cmd->data_type != IOMMU_HWPT_DATA_VTD_S1) {
-        return -EOPNOTSUPP;
-    }
-    if ((cmd->flags & IOMMU_HWPT_ALLOC_PASID) && !c->pasid) {
+    /*
+     * drivers/iommu/intel/nested.c:intel_iommu_domain_alloc_nested gets
+     * the flags without FAULT_ID_VALID: NEST and VTD_S1 data are needed
+     * (EOPNOTSUPP), PASID is fine whatever the device.
+     */
+    if (!c->nesting || cmd->data_type != IOMMU_HWPT_DATA_VTD_S1) {
         return -EOPNOTSUPP;
     }
     ret = copy_user_data(cmd, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
@@ -462,14 +485,20 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
     if (ret) {
         return ret;
     }
-    if (s1.__reserved ||
-        (s1.flags & ~(uint64_t)(IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE |
-                                IOMMU_VTD_S1_WPE)) ||
-        (s1.addr_width != 48 && s1.addr_width != 57) ||
+    /*
+     * drivers/iommu/intel/pasid.c:intel_pasid_setup_nested checks these
+     * at attach; the sim refuses them at HWPT_ALLOC (README).  7.2 looks
+     * at neither unknown s1.flags bits nor s1.__reserved.
+     */
+    if ((s1.addr_width != 48 && s1.addr_width != 57) ||
         (s1.addr_width == 57 && !(c->vtd_cap & VTD_CAP_FS5LP)) ||
         ((s1.flags & IOMMU_VTD_S1_SRE) && !(c->vtd_ecap & VTD_ECAP_SRS)) ||
         ((s1.flags & IOMMU_VTD_S1_EAFE) && !(c->vtd_ecap & VTD_ECAP_EAFS))) {
         return -EINVAL;
+    }
+    /* iommufd_hwpt_alloc's fault_id lookup: no FAULT objects in the sim */
+    if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+        return -ENOENT;
     }
     h = new_hwpt(ctx, OBJ_HWPT_NESTED, dev);
     if (!h) {
@@ -487,8 +516,9 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
 }
 
 /*
- * arm_smmu_validate_vste(): EIO for anything a guest may not set.  The
- * words stay little-endian, as the walkers expect them.
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_smmu_validate_vste:
+ * EIO for anything a guest may not set.  The words stay little-endian, as
+ * the walkers expect them.
  */
 static int smmu_validate_vste(uint64_t ste_le[2])
 {
@@ -520,15 +550,19 @@ static int smmu_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *viommu,
     SimObj *h;
     int ret;
 
-    /* iommufd_hwpt_alloc: the vIOMMU must belong to the device's SMMU */
+    /*
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_alloc: the vIOMMU
+     * must belong to the device's SMMU (viommu->iommu_dev, EINVAL).
+     */
     if (dev->cfg.iommu != SIM_IOMMU_SMMUV3 ||
         dev->cfg.instance != viommu->viommu.instance) {
         return -EINVAL;
     }
     /*
-     * iommufd_viommu_alloc_hwpt_nested takes FAULT_ID_VALID and PASID and
-     * needs data; arm_vsmmu_alloc_domain_nested gets the flags without
-     * FAULT_ID_VALID and refuses any (PASID).
+     * drivers/iommu/iommufd/hw_pagetable.c:iommufd_viommu_alloc_hwpt_nested
+     * takes FAULT_ID_VALID and PASID and needs data;
+     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_vsmmu_alloc_domain_nested
+     * gets the flags without FAULT_ID_VALID and refuses any (PASID).
      */
     if ((cmd->flags & ~(IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)) ||
         !cmd->data_len || (cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID)) {
@@ -561,6 +595,7 @@ static int smmu_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *viommu,
     return 0;
 }
 
+/* drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_alloc */
 long sim_hwpt_alloc(SimCtx *ctx, void *arg)
 {
     struct iommu_hwpt_alloc *cmd = arg;
@@ -590,7 +625,11 @@ long sim_hwpt_alloc(SimCtx *ctx, void *arg)
     }
     switch (pt->kind) {
     case OBJ_IOAS:
-        /* drivers take no user data for a paging domain */
+        /*
+         * drivers take no user data for a paging domain:
+         * drivers/iommu/intel/iommu.c:intel_iommu_domain_alloc_paging_flags,
+         * arm-smmu-v3.c:arm_smmu_domain_alloc_paging_flags (EOPNOTSUPP)
+         */
         ret = cmd->data_len ? -EOPNOTSUPP :
               sim_hwpt_paging_new(ctx, dev, pt, cmd->flags, &h);
         break;
@@ -621,6 +660,7 @@ static uint64_t entry_uptr(const struct iommu_hwpt_invalidate *cmd, uint32_t i)
     return cmd->data_uptr + (uint64_t)i * cmd->entry_len;
 }
 
+/* drivers/iommu/intel/nested.c:intel_nested_cache_invalidate_user */
 static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
                           uint32_t *done)
 {
@@ -692,7 +732,11 @@ static int smmu_convert_cmd(SimCtx *ctx, SimObj *v, const SmmuCmd *c)
     }
 }
 
-/* Issuing a block of commands to the command queue: apply them. */
+/*
+ * Issuing a block of commands to the command queue: apply them
+ * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c:arm_smmu_cmdq_issue_cmdlist;
+ * the commands were converted already, so this does not fail).
+ */
 static int smmu_issue(SimObj *v, const SmmuCmd *cmds, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -870,6 +914,11 @@ long sim_viommu_alloc(SimCtx *ctx, void *arg)
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/viommu.c:iommufd_vdevice_alloc_ioctl: vIOMMU and
+ * device (ENOENT), the device behind the vIOMMU's SMMU (EINVAL), one
+ * vDEVICE per device and one per virt_id on a vIOMMU (EEXIST).
+ */
 long sim_vdevice_alloc(SimCtx *ctx, void *arg)
 {
     struct iommu_vdevice_alloc *cmd = arg;
@@ -937,7 +986,11 @@ long sim_get_hw_info(SimCtx *ctx, void *arg)
     if (!dev) {
         return -ENOENT;
     }
-    /* arm_smmu_hw_info, intel_iommu_hw_info: DEFAULT or their own type */
+    /*
+     * DEFAULT or the driver's own type, else EOPNOTSUPP:
+     * drivers/iommu/intel/iommu.c:intel_iommu_hw_info,
+     * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_smmu_hw_info
+     */
     if (in_type && in_type != (dev->cfg.iommu == SIM_IOMMU_VTD ?
                                IOMMU_HW_INFO_TYPE_INTEL_VTD :
                                IOMMU_HW_INFO_TYPE_ARM_SMMUV3)) {

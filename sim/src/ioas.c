@@ -50,6 +50,7 @@ bool sim_ioas_overlaps(const SimIoas *ioas, uint64_t start, uint64_t last)
     return false;
 }
 
+/* drivers/iommu/iommufd/io_pagetable.c:iopt_reserve_iova */
 int sim_ioas_can_reserve(const SimIoas *ioas, uint64_t start, uint64_t last)
 {
     if (sim_ioas_overlaps(ioas, start, last)) {
@@ -224,7 +225,17 @@ static bool find_hole(const SimRange *b, size_t nb, uint64_t lo, uint64_t hi,
     return true;
 }
 
-/* IOPT_ALLOC_IOVA: pick the lowest free IOVA, honouring ALLOW_IOVAS. */
+/*
+ * HPAGE_SIZE of an x86-64 or 4K-page arm64 host with transparent huge
+ * pages: the largest alignment iopt_alloc_iova gives an IOVA.
+ */
+#define SIM_HPAGE_SIZE (2ull << 20)
+
+/*
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_alloc_iova (IOPT_ALLOC_IOVA):
+ * the lowest free IOVA inside the IOAS_ALLOW_IOVAS ranges if set, aligned
+ * to the size, limited by the user VA's alignment and HPAGE_SIZE.
+ */
 static int alloc_iova(SimCtx *ctx, uint32_t ioas_id, SimIoas *ioas,
                       uint64_t len, uint64_t uptr, uint64_t *iova)
 {
@@ -232,8 +243,10 @@ static int alloc_iova(SimCtx *ctx, uint32_t ioas_id, SimIoas *ioas,
     size_t nb = reserved_sorted(ctx, ioas_id, b);
     uint64_t align = SIM_PAGE_SIZE;
 
-    /* like the kernel: align to the size, limited by the user VA */
-    while (align < len && align < (1ull << 30) && !(uptr & align)) {
+    if (len >= UINT64_MAX / 2) {
+        return -EOVERFLOW;      /* protects roundup_pow_of_two() */
+    }
+    while (align < len && align < SIM_HPAGE_SIZE && !(uptr & align)) {
         align <<= 1;
     }
     for (size_t i = 0; i < ioas->nareas && nb < MAX_BLOCKED + 64; i++) {
@@ -272,16 +285,23 @@ static bool ioas_forbids_ro(SimCtx *ctx, uint32_t ioas_id)
     return false;
 }
 
-/* Common tail of MAP and COPY: place [*iova, +len) in the IOAS. */
+/*
+ * Common tail of MAP and COPY: place [*iova, +len) in the IOAS, as
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_alloc_area_pages (length),
+ * then iopt_alloc_iova or iopt_check_iova (FIXED_IOVA).
+ */
 static int place_iova(SimCtx *ctx, uint32_t ioas_id, SimIoas *ioas,
                       bool fixed, uint64_t len, uint64_t uptr, uint64_t *iova)
 {
     uint64_t last;
 
+    if (!len || (len & ALIGN_MASK)) {
+        return -EINVAL;
+    }
     if (!fixed) {
         return alloc_iova(ctx, ioas_id, ioas, len, uptr, iova);
     }
-    if ((*iova & ALIGN_MASK) || (len & ALIGN_MASK)) {
+    if (*iova & ALIGN_MASK) {
         return -EINVAL;
     }
     if (__builtin_add_overflow(*iova, len - 1, &last)) {
@@ -296,6 +316,7 @@ static int place_iova(SimCtx *ctx, uint32_t ioas_id, SimIoas *ioas,
     return 0;
 }
 
+/* drivers/iommu/iommufd/ioas.c:iommufd_ioas_alloc_ioctl */
 long sim_ioas_alloc(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_alloc *cmd = arg;
@@ -315,6 +336,13 @@ long sim_ioas_alloc(SimCtx *ctx, void *arg)
 #define MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | \
                    IOMMU_IOAS_MAP_READABLE)
 
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_map, then
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_map_user_pages:
+ * drivers/iommu/iommufd/pages.c:iopt_alloc_user_pages (user_va + length
+ * overflow, zero length), iopt_alloc_area_pages (length, IOVA),
+ * iopt_insert_area (user_va alignment), then filling the domains.
+ */
 long sim_ioas_map(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_map *cmd = arg;
@@ -337,8 +365,10 @@ long sim_ioas_map(SimCtx *ctx, void *arg)
     if (!obj) {
         return -ENOENT;
     }
-    if (!cmd->length || (cmd->user_va & ALIGN_MASK) ||
-        (cmd->length & ALIGN_MASK)) {
+    if (cmd->user_va + cmd->length < cmd->user_va) {
+        return -EOVERFLOW;
+    }
+    if (!cmd->length) {
         return -EINVAL;
     }
     ret = place_iova(ctx, obj->id, &obj->ioas,
@@ -346,6 +376,9 @@ long sim_ioas_map(SimCtx *ctx, void *arg)
                      cmd->user_va, &iova);
     if (ret) {
         return ret;
+    }
+    if (cmd->user_va & ALIGN_MASK) {
+        return -EINVAL;         /* area->page_offset vs iova_alignment */
     }
     /*
      * drivers/iommu/generic_pt/fmt/vtdss.h:vtdss_pt_iommu_set_prot refuses
@@ -369,7 +402,11 @@ long sim_ioas_map(SimCtx *ctx, void *arg)
     return 0;
 }
 
-/* Remove whole areas inside [start, last]; cutting one is ENOENT. */
+/*
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_unmap_iova_range: remove the
+ * whole areas inside [start, last]; cutting one is ENOENT (the areas
+ * before it stay unmapped).
+ */
 static int unmap_range(SimCtx *ctx, SimObj *obj, uint64_t start,
                        uint64_t last, uint64_t *unmapped)
 {
@@ -396,6 +433,10 @@ static int unmap_range(SimCtx *ctx, SimObj *obj, uint64_t start,
     return ret;
 }
 
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_unmap (nothing unmapped is
+ * ENOENT, except for unmap-all), io_pagetable.c:iopt_unmap_iova.
+ */
 long sim_ioas_unmap(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_unmap *cmd = arg;
@@ -430,6 +471,11 @@ long sim_ioas_unmap(SimCtx *ctx, void *arg)
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_copy: the source range must be
+ * covered by contiguous areas (io_pagetable.c:iopt_get_pages), then
+ * iopt_map_pages into the destination.
+ */
 long sim_ioas_copy(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_copy *cmd = arg;
@@ -440,12 +486,15 @@ long sim_ioas_copy(SimCtx *ctx, void *arg)
     bool w = cmd->flags & IOMMU_IOAS_MAP_WRITEABLE;
     int ret;
 
+    if (cmd->flags & ~MAP_FLAGS) {
+        return -EOPNOTSUPP;
+    }
     if (cmd->length >= UINT64_MAX || cmd->src_iova >= UINT64_MAX ||
         cmd->dst_iova >= UINT64_MAX) {
         return -EOVERFLOW;
     }
-    if (cmd->flags & ~MAP_FLAGS) {
-        return -EOPNOTSUPP;
+    if (!(cmd->flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE))) {
+        return -EINVAL;
     }
     src = sim_obj_get(ctx, cmd->src_ioas_id, OBJ_IOAS);
     if (!src) {
@@ -478,16 +527,16 @@ long sim_ioas_copy(SimCtx *ctx, void *arg)
     if (!dst) {
         return -ENOENT;
     }
-    for (size_t i = 0; i < nparts; i++) {
-        if (w && !parts[i].pages_writable) {
-            return -EPERM;
-        }
-    }
     ret = place_iova(ctx, dst->id, &dst->ioas,
                      cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA, cmd->length,
                      parts[0].va, &iova);
     if (ret) {
         return ret;
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        if (w && !parts[i].pages_writable) {
+            return -EPERM;      /* iopt_insert_area: !pages->writable */
+        }
     }
     if (!w && ioas_forbids_ro(ctx, dst->id)) {
         return -EINVAL;         /* vtdss_pt_iommu_set_prot, as for MAP */
@@ -509,6 +558,10 @@ long sim_ioas_copy(SimCtx *ctx, void *arg)
     return 0;
 }
 
+/*
+ * One range of drivers/iommu/iommufd/ioas.c:iommufd_ioas_iova_ranges: a
+ * failed copy_to_user is EFAULT.
+ */
 static int emit_range(const struct iommu_ioas_iova_ranges *cmd,
                       uint32_t max, uint32_t *count, uint64_t start,
                       uint64_t last)
@@ -524,6 +577,10 @@ static int emit_range(const struct iommu_ioas_iova_ranges *cmd,
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_iova_ranges: the holes of the
+ * reserved tree; more than num_iovas is EMSGSIZE with the count written.
+ */
 long sim_ioas_iova_ranges(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_iova_ranges *cmd = arg;
@@ -566,12 +623,20 @@ long sim_ioas_iova_ranges(SimCtx *ctx, void *arg)
     return 0;
 }
 
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_allow_iovas: every range is
+ * loaded first (iommufd_ioas_load_iovas: EFAULT, start >= last or an
+ * overlap EINVAL; no alignment rule), then the new list replaces the old
+ * one unless a reserved range intersects it (EADDRINUSE,
+ * drivers/iommu/iommufd/io_pagetable.c:iopt_set_allow_iova).
+ */
 long sim_ioas_allow_iovas(SimCtx *ctx, void *arg)
 {
     struct iommu_ioas_allow_iovas *cmd = arg;
     SimRange res[MAX_BLOCKED], *list = NULL;
     SimObj *obj;
-    size_t nres;
+    size_t nres, cap = 0;
+    int ret = 0;
 
     if (cmd->__reserved) {
         return -EOPNOTSUPP;
@@ -580,24 +645,12 @@ long sim_ioas_allow_iovas(SimCtx *ctx, void *arg)
     if (!obj) {
         return -ENOENT;
     }
-    if (cmd->num_iovas > 4096) {
-        return -EINVAL;
-    }
-    if (cmd->num_iovas) {
-        list = calloc(cmd->num_iovas, sizeof(*list));
-        if (!list) {
-            return -ENOMEM;
-        }
-    }
-    nres = sim_ioas_reserved(ctx, obj->id, res, MAX_BLOCKED);
-    for (uint32_t i = 0; i < cmd->num_iovas; i++) {
+    for (uint32_t i = 0; !ret && i < cmd->num_iovas; i++) {
         struct iommu_iova_range elm;
-        int ret = sim_copy_from_user(&elm, cmd->allowed_iovas +
-                                     i * sizeof(elm), sizeof(elm));
 
-        if (!ret && (elm.start > elm.last ||
-                     (elm.start & ALIGN_MASK) ||
-                     ((elm.last + 1) & ALIGN_MASK))) {
+        ret = sim_copy_from_user(&elm, cmd->allowed_iovas + i * sizeof(elm),
+                                 sizeof(elm));
+        if (!ret && elm.start >= elm.last) {
             ret = -EINVAL;
         }
         for (uint32_t j = 0; !ret && j < i; j++) {
@@ -606,17 +659,32 @@ long sim_ioas_allow_iovas(SimCtx *ctx, void *arg)
                 ret = -EINVAL;
             }
         }
+        if (!ret && i == cap) {
+            SimRange *n = realloc(list, (cap ? cap * 2 : 16) * sizeof(*n));
+
+            if (!n) {
+                ret = -ENOMEM;
+                break;
+            }
+            list = n;
+            cap = cap ? cap * 2 : 16;
+        }
+        if (!ret) {
+            list[i] = (SimRange){ elm.start, elm.last };
+        }
+    }
+    nres = sim_ioas_reserved(ctx, obj->id, res, MAX_BLOCKED);
+    for (uint32_t i = 0; !ret && i < cmd->num_iovas; i++) {
         for (size_t j = 0; !ret && j < nres; j++) {
-            if (ranges_overlap(elm.start, elm.last, res[j].start,
+            if (ranges_overlap(list[i].start, list[i].last, res[j].start,
                                res[j].last)) {
                 ret = -EADDRINUSE;
             }
         }
-        if (ret) {
-            free(list);
-            return ret;
-        }
-        list[i] = (SimRange){ elm.start, elm.last };
+    }
+    if (ret) {
+        free(list);
+        return ret;
     }
     free(obj->ioas.allowed);
     obj->ioas.allowed = list;

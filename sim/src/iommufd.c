@@ -39,7 +39,10 @@ SimCtx *sim_ctx_new(dev_t d, ino_t i)
     return ctx;
 }
 
-/* Kernel ids come from an allocating xarray starting at 1: lowest free. */
+/*
+ * drivers/iommu/iommufd/main.c:_iommufd_object_alloc takes the id from an
+ * allocating xarray (xa_alloc, starting at 1): lowest free.
+ */
 SimObj *sim_obj_alloc(SimCtx *ctx, enum sim_obj_kind kind)
 {
     SimObj *obj = calloc(1, sizeof(*obj));
@@ -78,7 +81,10 @@ void sim_obj_free(SimCtx *ctx, SimObj *obj)
     free(obj);
 }
 
-/* Kernel rule: a wrong type looks exactly like a missing id (ENOENT). */
+/*
+ * drivers/iommu/iommufd/main.c:iommufd_get_object: a wrong type looks
+ * exactly like a missing id (ENOENT).
+ */
 SimObj *sim_obj_get(SimCtx *ctx, uint32_t id, enum sim_obj_kind kind)
 {
     SimObj *obj = id && id < ctx->nobjs ? ctx->objs[id] : NULL;
@@ -99,7 +105,11 @@ unsigned sim_ctx_live(const SimCtx *ctx, enum sim_obj_kind kind)
     return n;
 }
 
-/* Tear down in dependency order, as the kernel does on iommufd release. */
+/*
+ * Tear down in dependency order, as
+ * drivers/iommu/iommufd/main.c:iommufd_fops_release does (it destroys
+ * whatever has no users left, over and over).
+ */
 void sim_ctx_release(SimCtx *ctx)
 {
     static const enum sim_obj_kind order[] = {
@@ -119,7 +129,15 @@ void sim_ctx_release(SimCtx *ctx)
     free(ctx);
 }
 
-/* Is @obj still referenced by another object or an attachment? */
+/*
+ * Is @obj still referenced by another object or an attachment?  The users
+ * counts taken by
+ * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_paging_alloc (IOAS),
+ * iommufd_hwpt_nested_alloc (parent),
+ * drivers/iommu/iommufd/viommu.c:iommufd_viommu_alloc_ioctl (HWPT),
+ * iommufd_vdevice_alloc_ioctl (vIOMMU) and attach (the HWPT).  A device
+ * object belongs to VFIO until unbind (iommufd_device_bind).
+ */
 static bool obj_busy(SimCtx *ctx, SimObj *obj)
 {
     if (obj->kind == OBJ_DEVICE) {
@@ -166,58 +184,110 @@ static long do_destroy(SimCtx *ctx, void *arg)
     struct iommu_destroy *cmd = arg;
     SimObj *obj = sim_obj_get(ctx, cmd->id, 0);
 
+    /* drivers/iommu/iommufd/main.c:iommufd_object_remove */
     if (!obj) {
         return -ENOENT;
     }
     if (obj_busy(ctx, obj)) {
-        return -EBUSY;
+        return -EBUSY;          /* refcount_dec_if_one(&obj->users) fails */
     }
     sim_obj_free(ctx, obj);
     return 0;
 }
 
-/* IOMMU_OPTION as in the kernel: RLIMIT_MODE (global) and HUGE_PAGES. */
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_option_rlimit_mode: per context,
+ * only without an object id, SET needs CAP_SYS_RESOURCE (the sim: root)
+ * and an empty context.
+ */
+static long option_rlimit_mode(SimCtx *ctx, struct iommu_option *cmd)
+{
+    if (cmd->object_id) {
+        return -EOPNOTSUPP;
+    }
+    if (cmd->op == IOMMU_OPTION_OP_GET) {
+        cmd->val64 = ctx->account_mm;
+        return 0;
+    }
+    if (cmd->op != IOMMU_OPTION_OP_SET) {
+        return -EOPNOTSUPP;
+    }
+    if (geteuid() != 0) {
+        return -EPERM;
+    }
+    for (uint32_t i = 1; i < ctx->nobjs; i++) {
+        if (ctx->objs[i]) {
+            return -EBUSY;      /* xa_empty(&ictx->objects) */
+        }
+    }
+    if (cmd->val64 > 1) {
+        return -EINVAL;
+    }
+    ctx->account_mm = cmd->val64;
+    return 0;
+}
+
+/*
+ * drivers/iommu/iommufd/ioas.c:iommufd_ioas_option looks the IOAS up
+ * first, then iommufd_ioas_option_huge_pages; disabling refuses an IOAS
+ * that has both a domain and an area
+ * (drivers/iommu/iommufd/io_pagetable.c:iopt_disable_large_pages).  The
+ * sim maps in 4 KiB pages anyway.
+ */
+static long option_huge_pages(SimCtx *ctx, struct iommu_option *cmd)
+{
+    SimObj *ioas = sim_obj_get(ctx, cmd->object_id, OBJ_IOAS);
+
+    if (!ioas) {
+        return -ENOENT;
+    }
+    if (cmd->op == IOMMU_OPTION_OP_GET) {
+        cmd->val64 = !ioas->ioas.no_large_pages;
+        return 0;
+    }
+    if (cmd->op != IOMMU_OPTION_OP_SET) {
+        return -EOPNOTSUPP;
+    }
+    if (cmd->val64 == 1) {
+        ioas->ioas.no_large_pages = false;
+        return 0;
+    }
+    if (cmd->val64) {
+        return -EINVAL;
+    }
+    if (!ioas->ioas.no_large_pages && ioas->ioas.nareas) {
+        for (uint32_t i = 1; i < ctx->nobjs; i++) {
+            SimObj *o = ctx->objs[i];
+
+            if (o && o->kind == OBJ_HWPT_PAGING &&
+                o->hwpt.ioas_id == ioas->id) {
+                return -EINVAL;
+            }
+        }
+    }
+    ioas->ioas.no_large_pages = true;
+    return 0;
+}
+
+/* drivers/iommu/iommufd/main.c:iommufd_option */
 static long do_option(SimCtx *ctx, void *arg)
 {
-    static uint64_t rlimit_mode;
     struct iommu_option *cmd = arg;
 
     if (cmd->__reserved) {
         return -EOPNOTSUPP;
     }
-    if (cmd->op != IOMMU_OPTION_OP_SET && cmd->op != IOMMU_OPTION_OP_GET) {
+    switch (cmd->option_id) {
+    case IOMMU_OPTION_RLIMIT_MODE:
+        return option_rlimit_mode(ctx, cmd);
+    case IOMMU_OPTION_HUGE_PAGES:
+        return option_huge_pages(ctx, cmd);
+    default:
         return -EOPNOTSUPP;
     }
-    if (cmd->option_id == IOMMU_OPTION_RLIMIT_MODE) {
-        if (cmd->object_id) {
-            return -EOPNOTSUPP;
-        }
-        if (cmd->op == IOMMU_OPTION_OP_GET) {
-            cmd->val64 = rlimit_mode;
-            return 0;
-        }
-        if (geteuid() != 0) {
-            return -EPERM;      /* needs CAP_SYS_RESOURCE */
-        }
-        if (cmd->val64 > 1) {
-            return -EINVAL;
-        }
-        rlimit_mode = cmd->val64;
-        return 0;
-    }
-    if (cmd->option_id == IOMMU_OPTION_HUGE_PAGES) {
-        if (!sim_obj_get(ctx, cmd->object_id, OBJ_IOAS)) {
-            return -ENOENT;
-        }
-        if (cmd->op == IOMMU_OPTION_OP_GET) {
-            cmd->val64 = 1;     /* the sim has no page size to disable */
-            return 0;
-        }
-        return cmd->val64 > 1 ? -EINVAL : 0;
-    }
-    return -EOPNOTSUPP;
 }
 
+/* Deliberate difference (README): VFIO_IOAS, FAULT_QUEUE_ALLOC, ... */
 static long not_simulated(SimCtx *ctx, void *arg)
 {
     (void)ctx;
@@ -301,7 +371,10 @@ static const IoctlOp ops[] = {
        iommu_ioas_change_process, __reserved, not_simulated),
 };
 
-/* copy_struct_from_user(): a larger user struct must have a zero tail. */
+/*
+ * include/linux/uaccess.h:copy_struct_from_user: a larger user struct must
+ * have a zero tail (E2BIG).
+ */
 static int check_zero_tail(uint64_t uptr, size_t from, size_t to)
 {
     uint8_t buf[256];
@@ -407,6 +480,11 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
     char cname[48];
     long ret;
 
+    /*
+     * drivers/iommu/iommufd/main.c:iommufd_fops_ioctl: unknown ioctls are
+     * ENOTTY (ENOIOCTLCMD), a size below offsetofend(last) EINVAL, then
+     * copy_struct_from_user (E2BIG for a non-zero tail).
+     */
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         if (req == _IO(IOMMUFD_TYPE, ops[i].nr)) {
             op = &ops[i];
@@ -453,11 +531,12 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg)
                                     usize < op->size ? usize : op->size);
 
         /*
-         * drivers/iommu/iommufd/main.c:iommufd_ucmd_respond fails with
-         * EFAULT, whatever the handler returned (iommufd_hwpt_invalidate
-         * returns it over its own error), and an object the call made is
-         * aborted (iommufd_object_abort_and_destroy): userspace never
-         * learnt its id.
+         * drivers/iommu/iommufd/iommufd_private.h:iommufd_ucmd_respond
+         * fails with EFAULT, whatever the handler returned
+         * (iommufd_hwpt_invalidate returns it over its own error), and an
+         * object the call made is aborted
+         * (drivers/iommu/iommufd/main.c:iommufd_object_abort_and_destroy):
+         * userspace never learnt its id.
          */
         if (wret) {
             ret = -EFAULT;

@@ -67,6 +67,7 @@ typedef struct SimIoas {
     size_t nareas, cap;
     SimRange *allowed;         /* IOAS_ALLOW_IOVAS list, may be empty */
     size_t nallowed;
+    bool no_large_pages;       /* IOMMU_OPTION_HUGE_PAGES set to 0 */
 } SimIoas;
 
 typedef struct SimDevice SimDevice;
@@ -122,6 +123,7 @@ typedef struct SimCtx {
     unsigned serial;           /* for the report */
     SimObj **objs;             /* index = id; [0] unused */
     uint32_t nobjs;
+    bool account_mm;           /* IOMMU_OPTION_RLIMIT_MODE */
 } SimCtx;
 
 /* ---- VFIO device ---- */

@@ -68,6 +68,7 @@ static int vm_write(void *dst, const void *src, size_t len)
     return 0;
 }
 
+/* include/linux/uaccess.h:copy_from_user: a bad pointer is EFAULT */
 int sim_copy_from_user(void *dst, uint64_t uptr, size_t len)
 {
     if (!len) {
@@ -79,6 +80,7 @@ int sim_copy_from_user(void *dst, uint64_t uptr, size_t len)
     return vm_copy(dst, (const void *)(uintptr_t)uptr, len);
 }
 
+/* include/linux/uaccess.h:copy_to_user: a bad pointer is EFAULT */
 int sim_copy_to_user(uint64_t uptr, const void *src, size_t len)
 {
     if (!len) {
@@ -160,8 +162,9 @@ static char *read_maps(void)
 }
 
 /*
- * The kernel pins the pages of IOAS_MAP (FOLL_WRITE for writeable maps), so
- * an unmapped or wrongly protected user range is EFAULT.  Walk the sorted
+ * The kernel pins the pages of IOAS_MAP (FOLL_WRITE for writeable maps,
+ * drivers/iommu/iommufd/pages.c:pfn_reader_user_pin), so an unmapped or
+ * wrongly protected user range is EFAULT; the sim checks at every MAP.  Walk the sorted
  * VMA list and require [va, va + len) to be covered without holes.
  */
 int sim_check_user_range(uint64_t va, uint64_t len, bool write)

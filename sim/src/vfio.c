@@ -139,8 +139,11 @@ static void put_efd(int *fd)
 }
 
 /*
- * eventfd_ctx_fdget(): EBADF for a closed fd, EINVAL if not an eventfd.
- * We keep our own duplicate, as the kernel keeps a reference.
+ * eventfd_ctx_fdget() as
+ * drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_ctx_trigger_single and
+ * the INTx/MSI triggers call it: EBADF for a closed fd, EINVAL if not an
+ * eventfd.  We keep our own duplicate,
+ * as the kernel keeps a reference.
  */
 static int get_efd(int32_t fd, int *out)
 {
@@ -182,7 +185,13 @@ static void irqs_off(SimDevice *dev)
     dev->intx_masked = false;
 }
 
-/* ERR and REQ: a single trigger eventfd. */
+/*
+ * ERR and REQ: a single trigger eventfd,
+ * drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_err_trigger /
+ * vfio_pci_set_req_trigger and vfio_pci_set_ctx_trigger_single (DATA_NONE
+ * needs an eventfd; DATA_NONE and DATA_BOOL with count 1 are loopback
+ * triggers).  @fds holds the eventfd or the bool.
+ */
 static int set_single(int *slot, uint32_t flags, uint32_t start,
                       uint32_t count, const int32_t *fds)
 {
@@ -190,17 +199,27 @@ static int set_single(int *slot, uint32_t flags, uint32_t start,
         return -EINVAL;
     }
     if (flags & VFIO_IRQ_SET_DATA_NONE) {
-        if (*slot >= 0) {
-            if (count) {
-                sim_signal_eventfd(*slot);
-            } else {
-                put_efd(slot);
-            }
+        if (*slot < 0) {
+            return -EINVAL;
+        }
+        if (count) {
+            sim_signal_eventfd(*slot);
+        } else {
+            put_efd(slot);
+        }
+        return 0;
+    }
+    if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+        if (!count) {
+            return -EINVAL;
+        }
+        if (fds[0] && *slot >= 0) {
+            sim_signal_eventfd(*slot);
         }
         return 0;
     }
     if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-        int nfd;
+        int nfd, ret;
 
         if (!count) {
             return -EINVAL;
@@ -212,17 +231,22 @@ static int set_single(int *slot, uint32_t flags, uint32_t start,
         if (fds[0] < 0) {
             return -EINVAL;
         }
-        if (get_efd(fds[0], &nfd)) {
-            return get_efd(fds[0], &nfd);
+        ret = get_efd(fds[0], &nfd);
+        if (ret) {
+            return ret;
         }
         put_efd(slot);
         *slot = nfd;
         return 0;
     }
-    return -EINVAL;             /* DATA_BOOL loopback: not simulated */
+    return -EINVAL;
 }
 
-/* INTx and MSI triggers, with the irq_type exclusivity of vfio-pci. */
+/*
+ * INTx and MSI triggers, with the irq_type exclusivity of vfio-pci:
+ * drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_intx_trigger and
+ * vfio_pci_set_msi_trigger (a subset: README).
+ */
 static int set_trigger(SimDevice *dev, int index, uint32_t flags,
                        uint32_t start, uint32_t count, const int32_t *fds)
 {
@@ -279,6 +303,12 @@ static int irq_count(const SimDevice *dev, unsigned index)
     }
 }
 
+/*
+ * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_set_irqs: the header
+ * rules of drivers/vfio/vfio_main.c:vfio_set_irqs_validate_and_prepare,
+ * then the per-index handlers of vfio_pci_intrs.c:vfio_pci_set_irqs_ioctl
+ * (no handler is ENOTTY).
+ */
 static long set_irqs(SimDevice *dev, uint64_t arg)
 {
     const size_t minsz = offsetof(struct vfio_irq_set, count) + 4;
@@ -291,6 +321,7 @@ static long set_irqs(SimDevice *dev, uint64_t arg)
         return ret;
     }
     if (hdr.argsz < minsz || hdr.index >= SIM_NUM_IRQS ||
+        hdr.count >= UINT32_MAX - hdr.start ||
         (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
                        VFIO_IRQ_SET_ACTION_TYPE_MASK))) {
         return -EINVAL;
@@ -302,7 +333,7 @@ static long set_irqs(SimDevice *dev, uint64_t arg)
         return -EINVAL;
     }
     max = irq_count(dev, hdr.index);
-    if ((uint32_t)max < hdr.start || hdr.count > (uint32_t)max - hdr.start) {
+    if (hdr.start >= (uint32_t)max || hdr.start + hdr.count > (uint32_t)max) {
         return -EINVAL;
     }
     if (dtype != VFIO_IRQ_SET_DATA_NONE) {
@@ -314,6 +345,14 @@ static long set_irqs(SimDevice *dev, uint64_t arg)
         if (dtype == VFIO_IRQ_SET_DATA_EVENTFD && hdr.count &&
             (ret = sim_copy_from_user(fds, arg + minsz, sizeof(fds[0])))) {
             return ret;
+        }
+        if (dtype == VFIO_IRQ_SET_DATA_BOOL && hdr.count) {
+            uint8_t b;
+
+            if ((ret = sim_copy_from_user(&b, arg + minsz, 1))) {
+                return ret;
+            }
+            fds[0] = b;
         }
     }
     switch (hdr.index) {
@@ -347,11 +386,15 @@ static long set_irqs(SimDevice *dev, uint64_t arg)
                           &dev->err_fd : &dev->req_fd,
                           hdr.flags, hdr.start, hdr.count, fds);
     default:
-        return -ENOTTY;         /* MSI-X: count 0 rejected above anyway */
+        return -ENOTTY;         /* MSI-X: no vectors, refused above */
     }
 }
 
 /* ---- info ioctls ---- */
+/*
+ * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_info writes back
+ * min(argsz, sizeof(info)) bytes (cap_offset 0: no capabilities).
+ */
 static long get_info(SimDevice *dev, uint64_t arg)
 {
     struct vfio_device_info info;
@@ -368,9 +411,17 @@ static long get_info(SimDevice *dev, uint64_t arg)
     info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
     info.num_regions = SIM_NUM_REGIONS;
     info.num_irqs = SIM_NUM_IRQS;
-    return sim_copy_to_user(arg, &info, minsz);
+    info.cap_offset = 0;
+    info.pad = 0;
+    return sim_copy_to_user(arg, &info, info.argsz < sizeof(info) ?
+                            info.argsz : sizeof(info));
 }
 
+/*
+ * drivers/vfio/vfio_main.c:vfio_get_region_info (minsz, argsz) and
+ * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_region_info (index
+ * beyond the regions EINVAL, empty BARs size 0 flags 0).
+ */
 static long get_region_info(SimDevice *dev, uint64_t arg)
 {
     struct vfio_region_info info;
@@ -398,6 +449,10 @@ static long get_region_info(SimDevice *dev, uint64_t arg)
     return sim_copy_to_user(arg, &info, minsz);
 }
 
+/*
+ * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_irq_info (the ERR
+ * index answers as for a PCIe device: README).
+ */
 static long get_irq_info(SimDevice *dev, uint64_t arg)
 {
     struct vfio_irq_info info;
@@ -420,6 +475,12 @@ static long get_irq_info(SimDevice *dev, uint64_t arg)
     return sim_copy_to_user(arg, &info, minsz);
 }
 
+/*
+ * drivers/vfio/vfio_main.c:vfio_ioctl_device_feature: header rules, then
+ * ENOTTY for every feature (no migration or DMA logging ops, and
+ * vfio_pci_core.c:vfio_pci_core_ioctl_feature knows no other one the sim
+ * offers).
+ */
 static long device_feature(uint64_t arg)
 {
     struct vfio_device_feature f;
@@ -445,6 +506,8 @@ static long device_feature(uint64_t arg)
 /* ---- bind / attach ---- */
 /* sizeof(struct vfio_device_bind_iommufd) in Linux 6.17+ */
 #define BIND_KERNEL_SIZE 24u
+/* VFIO_DEVICE_BIND_FLAG_TOKEN (Linux 6.17), token_uuid_ptr at offset 16 */
+#define SIM_BIND_FLAG_TOKEN (1u << 0)
 
 static long bind_iommufd(SimDevice *dev, uint64_t arg)
 {
@@ -477,8 +540,25 @@ static long bind_iommufd(SimDevice *dev, uint64_t arg)
             return -E2BIG;
         }
     }
-    if (bind.flags || bind.iommufd < 0 || dev->ctx) {
+    if ((bind.flags & ~SIM_BIND_FLAG_TOKEN) || bind.iommufd < 0 || dev->ctx) {
         return -EINVAL;
+    }
+    /*
+     * drivers/vfio/device_cdev.c:vfio_df_check_token reads the VF token
+     * (EFAULT) and
+     * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_match_token_uuid
+     * refuses one for a device that is neither a PF nor a VF (EINVAL).
+     */
+    if (bind.flags & SIM_BIND_FLAG_TOKEN) {
+        uint64_t uuid_ptr = 0;
+        uint8_t uuid[16];
+
+        if (bind.argsz >= BIND_KERNEL_SIZE &&
+            (ret = sim_copy_from_user(&uuid_ptr, arg + 16, 8))) {
+            return ret;
+        }
+        ret = sim_copy_from_user(uuid, uuid_ptr, sizeof(uuid));
+        return ret ? ret : -EINVAL;
     }
     ctx = sim_shim_ctx_of_fd(bind.iommufd, &ret);
     if (!ctx) {
@@ -539,6 +619,11 @@ void sim_device_release(SimDevice *dev)
     free(dev);
 }
 
+/*
+ * drivers/vfio/device_cdev.c:vfio_df_ioctl_attach_pt (any flag, including
+ * VFIO_DEVICE_ATTACH_PASID, is EINVAL here: README), then
+ * drivers/iommu/iommufd/device.c:iommufd_device_attach/_replace.
+ */
 static long attach_pt(SimDevice *dev, uint64_t arg)
 {
     struct vfio_device_attach_iommufd_pt at;
@@ -562,6 +647,10 @@ static long attach_pt(SimDevice *dev, uint64_t arg)
                                            pt_id), &at.pt_id, 4);
 }
 
+/*
+ * drivers/vfio/device_cdev.c:vfio_df_ioctl_detach_pt: detaching a device
+ * that is not attached is fine.
+ */
 static long detach_pt(SimDevice *dev, uint64_t arg)
 {
     struct vfio_device_detach_iommufd_pt dt;
@@ -592,11 +681,16 @@ static const struct { unsigned long req; const char *name; } vfio_names[] = {
 
 static long vfio_dispatch(SimDevice *dev, unsigned long req, uint64_t arg)
 {
+    /*
+     * drivers/vfio/vfio_main.c:vfio_device_fops_unl_ioctl: nothing but
+     * BIND before access is granted (EINVAL); unknown ioctls end in
+     * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_ioctl (ENOTTY).
+     */
     if (req == VFIO_DEVICE_BIND_IOMMUFD) {
         return bind_iommufd(dev, arg);
     }
     if (!dev->ctx) {
-        return -EINVAL;         /* nothing is allowed before BIND */
+        return -EINVAL;
     }
     switch (req) {
     case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
@@ -612,7 +706,11 @@ static long vfio_dispatch(SimDevice *dev, unsigned long req, uint64_t arg)
     case VFIO_DEVICE_SET_IRQS:
         return set_irqs(dev, arg);
     case VFIO_DEVICE_RESET:
-        /* like an FLR: command register and the engine go back to reset */
+        /*
+         * like an FLR: command register and the engine go back to reset
+         * (hardware, not the reset method choice of
+         * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_reset: README)
+         */
         dev->config[0x04] &= ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
                                PCI_COMMAND_MASTER);
         sim_dma_reset(dev);
@@ -652,17 +750,18 @@ long sim_vfio_ioctl(SimDevice *dev, unsigned long req, uint64_t arg)
 }
 
 /* ---- region access ---- */
+/*
+ * drivers/vfio/pci/vfio_pci_config.c:vfio_pci_config_rw_single: an access
+ * that does not fit in the config space is EFAULT (not truncated).
+ */
 static ssize_t config_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
                          bool write)
 {
     uint8_t tmp[SIM_CFG_SIZE];
     int ret;
 
-    if (pos >= SIM_CFG_SIZE) {
-        return -EINVAL;
-    }
-    if (n > SIM_CFG_SIZE - pos) {
-        n = SIM_CFG_SIZE - pos;
+    if (pos >= SIM_CFG_SIZE || n > SIM_CFG_SIZE - pos) {
+        return -EFAULT;
     }
     if (write) {
         if ((ret = sim_copy_from_user(tmp, buf, n))) {
@@ -680,7 +779,11 @@ static ssize_t config_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
     return ret ? ret : (ssize_t)n;
 }
 
-/* BAR0: split like vfio_pci_core_do_io_rw() into naturally aligned chunks. */
+/*
+ * BAR0: drivers/vfio/pci/vfio_pci_rdwr.c:vfio_pci_bar_rw (beyond the BAR
+ * EINVAL, truncated to its end), split like vfio_pci_core_do_io_rw into
+ * naturally aligned chunks; memory decode off is EIO there too.
+ */
 static ssize_t bar_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
                       bool write)
 {
@@ -718,6 +821,11 @@ static ssize_t bar_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
     return (ssize_t)n;
 }
 
+/*
+ * drivers/vfio/vfio_main.c:vfio_device_fops_read/write (EINVAL before
+ * BIND), drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw (index); an empty
+ * BAR is EINVAL in vfio_pci_bar_rw.
+ */
 static ssize_t region_rw(SimDevice *dev, uint64_t buf, size_t n, off_t off,
                          bool write)
 {
