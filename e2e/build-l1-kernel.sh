@@ -6,9 +6,9 @@
 # Output: build/e2e/Image (and build/e2e/Image.hash, the hash of the inputs).
 # Built kernels are kept in E2E_CACHE (default ~/.cache/qemu-nested-viommu/e2e)
 # by the hash of their inputs, so a fresh clone on the same machine does not
-# rebuild; the linux-source package is kept there as well.
-# Needs root for apt (adds a trixie-backports source when the kernel
-# source package is not otherwise available).
+# rebuild; scripts/linux-source.sh keeps the linux-source package there as
+# well and unpacks it into build/e2e/linux-source-$KVER.
+# Needs root for apt.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -59,41 +59,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
         --no-install-recommends "${need_pkgs[@]}" > /dev/null
 fi
 
-if [ ! -d "$SRC" ]; then
-    if ! apt-cache show "linux-source-$KVER" >/dev/null 2>&1; then
-        # Debian ships newer kernels for the stable release in
-        # <next>-backports; use the same archive as the machine itself.
-        list=/etc/apt/sources.list.d/e2e-trixie-backports.sources
-        if [ ! -f "$list" ]; then
-            [ "$(id -u)" = 0 ] || die "need root to add $list"
-            uri=$(archive_uri | head -n1)
-            [ -n "$uri" ] || die "cannot find this machine's Debian archive in /etc/apt"
-            info "adding apt source trixie-backports ($list)"
-            printf '%s\n' 'Types: deb' "URIs: $uri" 'Suites: trixie-backports' \
-                'Components: main' \
-                'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' > "$list"
-        fi
-        apt_updated=
-        apt_update
-        apt-cache show "linux-source-$KVER" >/dev/null 2>&1 ||
-            die "linux-source-$KVER is not available from apt"
-    fi
-    mkdir -p "$CACHE"
-    deb=$(ls "$CACHE"/linux-source-"$KVER"_*.deb 2>/dev/null | head -n1 || true)
-    if [ -z "$deb" ]; then
-        info "downloading linux-source-$KVER into $CACHE"
-        (cd "$CACHE" && apt-get download -qq "linux-source-$KVER")
-        deb=$(ls "$CACHE"/linux-source-"$KVER"_*.deb | head -n1)
-    fi
-    info "unpacking $(basename "$deb") into $SRC"
-    rm -rf "$OUT/pkg" "$SRC.tmp"
-    dpkg-deb -x "$deb" "$OUT/pkg"
-    mkdir -p "$SRC.tmp"
-    tar -xf "$OUT/pkg/usr/src/linux-source-$KVER.tar.xz" -C "$SRC.tmp" \
-        --strip-components=1
-    rm -rf "$OUT/pkg"
-    mv "$SRC.tmp" "$SRC"
-fi
+# The source tree (shared with scripts/linux-headers.sh, which generates
+# the uAPI headers the work tree is built against from it).
+KVER=$KVER "$TOP/scripts/linux-source.sh" > /dev/null
 
 # --- configure and build --------------------------------------------------
 info "configuring: allnoconfig + $(basename "$FRAG") (in $KOBJ)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make check-series`: bisectability.  Applies patches/ one at a time on
-# 'base' in a scratch worktree (build/series/qemu, built in build/series/obj:
+# 'headers' (base plus the generated uAPI headers) in a scratch worktree (build/series/qemu, built in build/series/obj:
 # the same relative layout as build/qemu and build/obj, so ccache hits)
 # and, after each patch, runs checkpatch and builds both targets.  Slow (one
 # incremental build per patch; ccache helps), so CI does not run it.
@@ -8,12 +8,13 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$TOP/scripts/fetch-base.sh"
+"$TOP/scripts/linux-headers.sh"
 
 scratch=$BUILD/series/qemu
 mkdir -p "$BUILD/series"
 wt_git worktree remove --force "$scratch" >/dev/null 2>&1 || rm -rf "$scratch"
 wt_git worktree prune
-wt_git worktree add -q --detach "$scratch" base
+wt_git worktree add -q --detach "$scratch" headers
 
 from=${FROM:-1}
 i=0 passed=0 failed=0 skipped=0

@@ -7,6 +7,8 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config ccache git ninja-build flex bison
     python3 python3-venv dpkg-dev xz-utils cpio
+    # the kernel's headers_install (scripts/linux-headers.sh)
+    rsync
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     # firmware the built QEMU loads from Debian's packages
     seabios qemu-system-data ipxe-qemu

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Export the work tree's commits (base..HEAD) to patches/ with git
+# Export the work tree's commits (headers..HEAD: not 'base' nor the generated
+# headers commit on it, see series_start in lib.sh) to patches/ with git
 # format-patch.  The output depends only on the commits: no numbering in the
 # subject, no version signature, zero commit ids, fixed hash width; so
 # exporting an unchanged series leaves patches/ byte-identical.
@@ -14,6 +15,7 @@ dest=$PATCHES
 dirty=$(wt_git status --porcelain --untracked-files=no)
 [ -z "$dirty" ] || die "the work tree $WT has uncommitted changes: commit them first"
 
+start=$(series_start)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 wt_git -c format.signature= -c format.numbered=false -c format.coverLetter=false \
@@ -21,7 +23,7 @@ wt_git -c format.signature= -c format.numbered=false -c format.coverLetter=false
     -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.renames=true \
     -c core.abbrev=12 \
     format-patch -q --no-to --no-cc --no-signature --zero-commit --no-numbered --abbrev=12 \
-    --no-binary --stat=72 -o "$tmp" base..HEAD
+    --no-binary --stat=72 -o "$tmp" "$start..HEAD"
 
 mkdir -p "$dest"
 rm -f "$dest"/*.patch

@@ -3,7 +3,7 @@
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$TOP/build
-WT=${QEMU_WT:-$BUILD/qemu}             # QEMU git work tree: tag 'base' + the series
+WT=${QEMU_WT:-$BUILD/qemu}             # QEMU git work tree: 'base', 'headers', the series
 OBJ=${QEMU_OBJ:-$BUILD/obj}             # QEMU build directory
 PATCHES=${SERIES_PATCHES:-$TOP/patches}
 STAMP=$WT/.git/series.stamp  # "<work tree HEAD> <hash of patches/>" at last sync
@@ -36,6 +36,22 @@ have_base() { [ -e "$WT/.git" ] && wt_git rev-parse -q --verify refs/tags/base >
 
 need_base() {
     have_base || die "no QEMU work tree at $WT; run 'make base' (or 'make') first"
+}
+
+# The commit the series in the work tree's HEAD sits on: the generated
+# uAPI headers commit (scripts/linux-headers.sh, tagged 'headers') when the
+# first commit after 'base' is one, else 'base' itself (a work tree applied
+# before the headers commit existed).  Found from HEAD, not from the tag, so
+# that a series made on an older headers commit still exports right.
+series_start() {
+    local first
+    first=$(wt_git rev-list --reverse --first-parent base..HEAD | sed -n 1p)
+    if [ -n "$first" ]; then
+        case $(wt_git log -1 --format=%B "$first") in
+            *"Generated-by: scripts/linux-headers.sh"*) echo "$first"; return ;;
+        esac
+    fi
+    wt_git rev-parse base
 }
 
 # Print the URI of this machine's Debian archive, read from /etc/apt (both

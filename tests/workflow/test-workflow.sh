@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Tests of the series workflow scripts (apply.sh, export.sh) on a small
-# scratch repository standing in for the QEMU work tree.  TAP output.
+# Tests of the series workflow scripts (apply.sh, export.sh, the headers
+# commit of linux-headers.sh) on a small scratch repository standing in for
+# the QEMU work tree.  TAP output.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 export QEMU_WT=$tmp/wt SERIES_PATCHES=$tmp/patches
+# Stands in for headers_install: writes one generated header.
+export LINUX_HEADERS_GEN=$tmp/gen
+printf '#!/bin/sh\nmkdir -p "$1/linux-headers/linux"\necho "#define GEN 1" > "$1/linux-headers/linux/gen.h"\n' > "$LINUX_HEADERS_GEN"
+chmod +x "$LINUX_HEADERS_GEN"
 export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.org
 export GIT_AUTHOR_DATE="2026-01-02T03:04:05Z"
 n=0 fails=0
@@ -27,7 +32,7 @@ apply() { "$TOP/scripts/apply.sh"; }
 export_() { "$TOP/scripts/export.sh"; }
 wt() { git -C "$QEMU_WT" "$@"; }
 
-echo "1..9"
+echo "1..13"
 
 # A base with one file, and a series of two patches made from it.
 mkdir -p "$QEMU_WT" "$SERIES_PATCHES"
@@ -43,8 +48,10 @@ cp -r "$SERIES_PATCHES" "$tmp/first"
 wt reset -q --hard base
 rm -f "$QEMU_WT/.git/series.stamp"
 
-check "apply recreates the series on base" \
-    bash -c "\"$TOP/scripts/apply.sh\" && [ \$(git -C \"$QEMU_WT\" rev-list --count base..HEAD) = 2 ] && grep -qx five \"$QEMU_WT/file.c\""
+check "apply recreates the series on the generated headers commit" \
+    bash -c "\"$TOP/scripts/apply.sh\" && [ \$(git -C \"$QEMU_WT\" rev-list --count headers..HEAD) = 2 ] && [ \$(git -C \"$QEMU_WT\" rev-parse headers^) = \$(git -C \"$QEMU_WT\" rev-parse base) ] && grep -qx five \"$QEMU_WT/file.c\" && grep -q GEN \"$QEMU_WT/linux-headers/linux/gen.h\""
+check "the headers commit is not exported" \
+    bash -c "\"$TOP/scripts/export.sh\" && [ \$(ls \"$SERIES_PATCHES\" | wc -l) = 2 ] && ! grep -l gen.h \"$SERIES_PATCHES\"/*"
 check "re-export of an unchanged series is byte-identical" \
     bash -c "\"$TOP/scripts/export.sh\" && diff -r \"$tmp/first\" \"$SERIES_PATCHES\""
 head1=$(wt rev-parse HEAD)
@@ -72,5 +79,25 @@ wt checkout -q file.c
 printf 'garbage\n' > "$SERIES_PATCHES/0003-broken.patch"
 check "a patch that does not apply is named" \
     fails_with "0003-broken.patch" "$TOP/scripts/apply.sh"
+
+wt checkout -q series
+rm -f "$SERIES_PATCHES/0003-broken.patch"
+check "apply after the broken patch is gone" "$TOP/scripts/apply.sh"
+
+# A series applied before the headers commit existed (directly on base)
+# moves onto it without FORCE: nothing is lost.
+wt checkout -q -B series base
+for p in "$SERIES_PATCHES"/*.patch; do wt am -q "$p"; done
+rm -f "$QEMU_WT/.git/series.stamp"
+nsaved=$(wt branch --list 'saved/*' | wc -l)
+check "a series on base moves onto the headers commit without FORCE" \
+    bash -c "\"$TOP/scripts/apply.sh\" && [ \$(git -C \"$QEMU_WT\" rev-list --count headers..HEAD) = 2 ] && [ \$(git -C \"$QEMU_WT\" branch --list 'saved/*' | wc -l) = $nsaved ]"
+
+# New generator output (another linux-source): new headers commit, the
+# series re-applied on it.
+old=$(wt rev-parse headers)
+sed -i 's/GEN 1/GEN 2/' "$LINUX_HEADERS_GEN"
+check "changed inputs make a new headers commit under the series" \
+    bash -c "\"$TOP/scripts/apply.sh\" && [ \$(git -C \"$QEMU_WT\" rev-parse headers) != $old ] && [ \$(git -C \"$QEMU_WT\" rev-list --count headers..HEAD) = 2 ] && grep -q 'GEN 2' \"$QEMU_WT/linux-headers/linux/gen.h\""
 
 [ $fails -eq 0 ]
