@@ -53,12 +53,13 @@ if [ -f "$E2E/probe.c" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends libc6-dev-arm64-cross > /dev/null
     fi
-    # The iommufd and VFIO uAPI of the base tree (QEMU's linux-headers)
-    # has everything the probe uses.
+    # The iommufd and VFIO uAPI QEMU is built against: the work tree's
+    # linux-headers, generated from Linux 7.2 (scripts/linux-headers.sh).
     need_base
     probe=$OUT/probe
     if [ ! -x "$probe" ] || [ "$E2E/probe.c" -nt "$probe" ] ||
-       [ "$WT/linux-headers/linux/iommufd.h" -nt "$probe" ]; then
+       [ "$WT/linux-headers/linux/iommufd.h" -nt "$probe" ] ||
+       [ "$WT/linux-headers/linux/vfio.h" -nt "$probe" ]; then
         info "cross-compiling probe.c (static)"
         aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -I"$WT/linux-headers" \
             -o "$probe" "$E2E/probe.c"
@@ -68,16 +69,18 @@ fi
 # --- conformance (optional): the iommufd differential test's probe ---------
 # tests/e2e/test-conformance.py runs it here and on the simulator and
 # diffs the outputs; /init runs it when the kernel command line has
-# e2e.conformance.  Same uAPI headers as the simulator (a copy of the base
+# e2e.conformance.  Same uAPI headers as the simulator and QEMU (the work
 # tree's linux-headers).
 conf=
 if [ -f "$E2E/conformance.c" ]; then
+    need_base
     conf=$OUT/conformance
     if [ ! -x "$conf" ] || [ "$E2E/conformance.c" -nt "$conf" ] ||
-       [ "$TOP/sim/include/linux/iommufd.h" -nt "$conf" ]; then
+       [ "$WT/linux-headers/linux/iommufd.h" -nt "$conf" ] ||
+       [ "$WT/linux-headers/linux/vfio.h" -nt "$conf" ]; then
         info "cross-compiling conformance.c (static)"
         aarch64-linux-gnu-gcc -static -O2 -Wall -Werror \
-            -I"$TOP/sim/include" -o "$conf" "$E2E/conformance.c"
+            -I"$WT/linux-headers" -o "$conf" "$E2E/conformance.c"
     fi
 fi
 

@@ -499,10 +499,11 @@ static void hw_info(uint32_t dev, uint32_t ioas)
     memset(&s, 0, sizeof(s));
     HWI(0, dev, sizeof(s), &s);
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
-    out("hw_info", e, "type=%u len=%u caps=0x%llx rsv=0x%x idr=%08x,%08x,"
-        "%08x,%08x,%08x,%08x iidr=%08x aidr=%08x", h.out_data_type,
-        h.data_len, (unsigned long long)h.out_capabilities, h.__reserved,
-        s.idr[0], s.idr[1], s.idr[2], s.idr[3], s.idr[4], s.idr[5], s.iidr,
+    out("hw_info", e, "type=%u len=%u caps=0x%llx pasid_log2=%u "
+        "rsv=%02x%02x%02x idr=%08x,%08x,%08x,%08x,%08x,%08x iidr=%08x "
+        "aidr=%08x", h.out_data_type, h.data_len,
+        (unsigned long long)h.out_capabilities, h.out_max_pasid_log2,
+        h.__reserved[0], h.__reserved[1], h.__reserved[2], s.idr[0], s.idr[1], s.idr[2], s.idr[3], s.idr[4], s.idr[5], s.iidr,
         s.aidr);
     HWI(0, dev, 0, NULL);
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
@@ -521,25 +522,26 @@ static void hw_info(uint32_t dev, uint32_t ioas)
     HWI(2, dev, sizeof(s), &s);
     out("hw_info.flags_2", io(ifd, IOMMU_GET_HW_INFO, &h), NULL);
     HWI(0, dev, sizeof(s), &s);
-    h.__reserved = 0x100;
+    /* the byte after out_max_pasid_log2 (the old __u32 __reserved's byte 1) */
+    h.__reserved[0] = 1;
     out("hw_info.reserved_byte1", io(ifd, IOMMU_GET_HW_INFO, &h), NULL);
     HWI(0, dev, sizeof(s), &s);
-    h.__reserved = 0x5;         /* Linux 7.2: out_max_pasid_log2 */
+    h.out_max_pasid_log2 = 0x5;     /* an output: overwritten */
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
-    out("hw_info.reserved_byte0", e, "rsv=0x%x", h.__reserved);
-    HWI(1, dev, sizeof(s), &s);     /* IOMMU_HW_INFO_FLAG_INPUT_TYPE */
-    h.out_data_type = IOMMU_HW_INFO_TYPE_NONE;
+    out("hw_info.reserved_byte0", e, "pasid_log2=%u", h.out_max_pasid_log2);
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, dev, sizeof(s), &s);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_NONE;
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
     out("hw_info.input_type_default", e, "type=%u", h.out_data_type);
-    HWI(1, dev, sizeof(s), &s);
-    h.out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, dev, sizeof(s), &s);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
     out("hw_info.input_type_smmuv3", e, "type=%u", h.out_data_type);
-    HWI(1, dev, sizeof(s), &s);
-    h.out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, dev, sizeof(s), &s);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
     out("hw_info.input_type_vtd", io(ifd, IOMMU_GET_HW_INFO, &h), NULL);
     HWI(0, dev, sizeof(s), &s);
-    h.out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    h.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;  /* no flag: ignored */
     e = io(ifd, IOMMU_GET_HW_INFO, &h);
     out("hw_info.type_ignored_without_flag", e, "type=%u", h.out_data_type);
     HWI(0, BADID, sizeof(s), &s);

@@ -17,10 +17,6 @@
 #define VTD_ECAP_SRS    (1ull << 31)
 #define VTD_ECAP_EAFS   (1ull << 34)
 
-/* uAPI of Linux 7.2 that the base tree's headers do not have yet */
-#define SIM_HW_INFO_FLAG_INPUT_TYPE         (1u << 0)
-#define SIM_HW_CAP_PCI_ATS_NOT_SUPPORTED    (1ull << 3)
-
 /* SMMUv3 IDR0.S1P: the driver's ARM_SMMU_FEAT_TRANS_S1. */
 #define SMMU_IDR0_S1P   (1u << 1)
 
@@ -973,15 +969,15 @@ long sim_get_hw_info(SimCtx *ctx, void *arg)
     /*
      * drivers/iommu/iommufd/device.c:iommufd_get_hw_info (Linux 6.17+):
      * flags may hold IOMMU_HW_INFO_FLAG_INPUT_TYPE (the type to report is
-     * then read from out_data_type); the first byte of __reserved is
-     * out_max_pasid_log2 (an output), the other three must be zero.
+     * then read from in_data_type); out_max_pasid_log2 is an output, the
+     * three __reserved bytes after it must be zero.
      */
-    if ((cmd->flags & ~SIM_HW_INFO_FLAG_INPUT_TYPE) ||
-        (cmd->__reserved & ~0xffu)) {
+    if ((cmd->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) ||
+        cmd->__reserved[0] || cmd->__reserved[1] || cmd->__reserved[2]) {
         return -EOPNOTSUPP;
     }
-    in_type = (cmd->flags & SIM_HW_INFO_FLAG_INPUT_TYPE) ?
-              cmd->out_data_type : 0;
+    in_type = (cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) ?
+              cmd->in_data_type : 0;
     dev = get_dev(ctx, cmd->dev_id);
     if (!dev) {
         return -ENOENT;
@@ -1025,9 +1021,9 @@ long sim_get_hw_info(SimCtx *ctx, void *arg)
     /*
      * iommufd_get_hw_info (Linux 6.18+) reports when ATS cannot be used:
      * the simulated device has no ATS capability.  No PASID capability
-     * either, so out_max_pasid_log2 (low byte of __reserved here) is 0.
+     * either, so out_max_pasid_log2 is 0.
      */
-    cmd->out_capabilities |= SIM_HW_CAP_PCI_ATS_NOT_SUPPORTED;
-    cmd->__reserved = 0;
+    cmd->out_capabilities |= IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+    cmd->out_max_pasid_log2 = 0;
     return 0;
 }

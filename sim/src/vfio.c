@@ -504,8 +504,8 @@ static long device_feature(uint64_t arg)
 }
 
 /* ---- bind / attach ---- */
-/* sizeof(struct vfio_device_bind_iommufd) in Linux 6.17+ */
-#define BIND_KERNEL_SIZE 24u
+/* Linux 7.2's struct (24 bytes since 6.17 added token_uuid_ptr) */
+#define BIND_KERNEL_SIZE ((uint32_t)sizeof(struct vfio_device_bind_iommufd))
 /* VFIO_DEVICE_BIND_FLAG_TOKEN (Linux 6.17), token_uuid_ptr at offset 16 */
 #define SIM_BIND_FLAG_TOKEN (1u << 0)
 

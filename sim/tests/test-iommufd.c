@@ -212,24 +212,24 @@ static void test_hw_info(void)
        (s.idr[0] & 3) == 3 && (s.idr[1] & 0x3f) == 16 &&
        ((s.idr[1] >> 6) & 0x1f) == 20 && (s.idr[5] & 7) == 4 &&
        (s.idr[5] & 0x70) == 0x70 && (s.idr[3] & (1u << 10)) &&
-       h.out_capabilities == 8 /* PCI_ATS_NOT_SUPPORTED */,
+       h.out_capabilities == IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED,
        "SMMUv3 IDRs: S1P S2P, SID16, SSID20, OAS44, RIL; no ATS");
     h.flags = 2;
     OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP, "HW_INFO flags 2");
     /* iommufd_get_hw_info: INPUT_TYPE asks the driver for one type */
-    h.flags = 1;
-    h.out_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    h.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+    h.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
     OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP,
            "HW_INFO INPUT_TYPE VT-d on an SMMUv3");
-    h.out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
-    h.__reserved = 0x7;     /* out_max_pasid_log2 in Linux 7.2 */
+    h.in_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    h.out_max_pasid_log2 = 0x7;     /* an output: overwritten */
     OK_0(ioctl(fd, IOMMU_GET_HW_INFO, &h), "HW_INFO INPUT_TYPE SMMUv3");
-    ok(h.__reserved == 0, "out_max_pasid_log2 0 (no PASID capability)");
+    ok(h.out_max_pasid_log2 == 0, "out_max_pasid_log2 0 (no PASID capability)");
     h.flags = 0;
-    h.__reserved = 0x100;
+    h.__reserved[0] = 1;
     OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), EOPNOTSUPP,
-           "HW_INFO __reserved[1]");
-    h.__reserved = 0;
+           "HW_INFO __reserved[0]");
+    h.__reserved[0] = 0;
     h.flags = 0;
     h.dev_id = 99;
     OK_ERR(ioctl(fd, IOMMU_GET_HW_INFO, &h), ENOENT, "HW_INFO no device");

@@ -81,8 +81,11 @@ def main():
     start = time.time()
     OUT.mkdir(parents=True, exist_ok=True)
     native = OUT / 'conformance-native'
+    # The uAPI headers the simulator and QEMU are built against (the work
+    # tree's generated linux-headers/, scripts/linux-headers.sh).
+    wt = Path(os.environ.get('QEMU_WT', TOP / 'build' / 'qemu'))
     r = subprocess.run(['cc', '-O2', '-Wall', '-Werror',
-                        '-I' + str(TOP / 'sim' / 'include'), '-o',
+                        '-I' + str(wt / 'linux-headers'), '-o',
                         str(native), str(SRC)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)
