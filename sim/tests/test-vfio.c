@@ -26,18 +26,18 @@ static void test_bind(void)
     OK_ERR(pread(dev, &byte, 1, 7ll << 40), EINVAL, "pread before BIND");
     /*
      * drivers/vfio/device_cdev.c:vfio_df_check_token: flag 1 is
-     * VFIO_DEVICE_BIND_FLAG_TOKEN, the UUID is read first (a 16-byte
-     * argsz leaves token_uuid_ptr 0: EFAULT), then refused for a device
+     * VFIO_DEVICE_BIND_FLAG_TOKEN, the UUID is read first (token_uuid_ptr
+     * 0: EFAULT), then refused for a device
      * that is neither a PF nor a VF (EINVAL); the sim said EINVAL at once.
      */
     OK_ERR(ioctl(dev, VFIO_DEVICE_BIND_IOMMUFD, &b), EFAULT,
            "BIND FLAG_TOKEN without a token");
     {
         uint8_t uuid[16] = { 1 };
-        struct { struct vfio_device_bind_iommufd b; uint64_t uuid_ptr; } bt =
-            { .b = b, .uuid_ptr = (uintptr_t)uuid };
+        struct vfio_device_bind_iommufd bt = b;
 
-        bt.b.argsz = sizeof(bt);
+        bt.argsz = sizeof(bt);
+        bt.token_uuid_ptr = (uintptr_t)uuid;
         OK_ERR(ioctl(dev, VFIO_DEVICE_BIND_IOMMUFD, &bt), EINVAL,
                "BIND FLAG_TOKEN for a device that is not a PF/VF");
     }
