@@ -41,6 +41,19 @@ if [ ! -x "$bb" ]; then
     rm -rf "$OUT/bb-pkg"
 fi
 
+# Cross-compile the static arm64 program $1 into $2 when it or the uAPI
+# headers it is built against (the work tree's linux-headers, generated
+# from Linux 7.2 by scripts/linux-headers.sh) are newer.
+cross_static() {
+    if [ ! -x "$2" ] || [ "$1" -nt "$2" ] ||
+       [ "$WT/linux-headers/linux/iommufd.h" -nt "$2" ] ||
+       [ "$WT/linux-headers/linux/vfio.h" -nt "$2" ]; then
+        info "cross-compiling $(basename "$1") (static)"
+        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror \
+            -I"$WT/linux-headers" -o "$2" "$1"
+    fi
+}
+
 # --- probe (optional) --------------------------------------------------------
 probe=
 if [ -f "$E2E/probe.c" ]; then
@@ -53,17 +66,9 @@ if [ -f "$E2E/probe.c" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends libc6-dev-arm64-cross > /dev/null
     fi
-    # The iommufd and VFIO uAPI QEMU is built against: the work tree's
-    # linux-headers, generated from Linux 7.2 (scripts/linux-headers.sh).
     need_base
     probe=$OUT/probe
-    if [ ! -x "$probe" ] || [ "$E2E/probe.c" -nt "$probe" ] ||
-       [ "$WT/linux-headers/linux/iommufd.h" -nt "$probe" ] ||
-       [ "$WT/linux-headers/linux/vfio.h" -nt "$probe" ]; then
-        info "cross-compiling probe.c (static)"
-        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -I"$WT/linux-headers" \
-            -o "$probe" "$E2E/probe.c"
-    fi
+    cross_static "$E2E/probe.c" "$probe"
 fi
 
 # --- conformance (optional): the iommufd differential test's probe ---------
@@ -75,13 +80,7 @@ conf=
 if [ -f "$E2E/conformance.c" ]; then
     need_base
     conf=$OUT/conformance
-    if [ ! -x "$conf" ] || [ "$E2E/conformance.c" -nt "$conf" ] ||
-       [ "$WT/linux-headers/linux/iommufd.h" -nt "$conf" ] ||
-       [ "$WT/linux-headers/linux/vfio.h" -nt "$conf" ]; then
-        info "cross-compiling conformance.c (static)"
-        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror \
-            -I"$WT/linux-headers" -o "$conf" "$E2E/conformance.c"
-    fi
+    cross_static "$E2E/conformance.c" "$conf"
 fi
 
 # --- tree and archive ------------------------------------------------------
