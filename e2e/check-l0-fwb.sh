@@ -13,6 +13,7 @@ info "reading IDR0/IDR3 with $QEMU"
 # let the timeout end it.
 out=$( (printf 'readl %#x\nreadl %#x\n' $((SMMU_BASE)) $((SMMU_BASE + 0xc)) |
       timeout 10 "$QEMU" -M virt,gic-version=3,iommu=smmuv3 -cpu max \
+          -global arm-smmuv3.s2fwb=on \
           -accel qtest -qtest stdio -display none -nodefaults 2>/dev/null |
       sed -n 's/^OK \(0x[0-9a-f]*\)$/\1/p') || true)
 idr0=$(sed -n 1p <<< "$out")

@@ -22,9 +22,11 @@ LOG=$OUT/l1-console.log
 
 # edu's default DMA mask is 28 bits; the bypass STE check DMAs to L2 guest
 # physical addresses, which are above 1 GiB.
+# S2FWB is what lets L1 create a vIOMMU; virt-10.0 keeps it off (compat).
 # shellcheck disable=SC2054 # the commas are in -M, -cpu and -device values
 cmd=("$QEMU"
      -M virt,gic-version=3,iommu=smmuv3 -cpu max,pauth-impdef=on
+     -global arm-smmuv3.s2fwb=on
      -smp 2 -m 1G -device edu,dma_mask=0xffffffffff -nic none
      -display none -monitor none -serial stdio -no-reboot
      -kernel "$KERNEL" -initrd "$INITRD"
