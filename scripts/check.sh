@@ -10,7 +10,8 @@ set -euo pipefail
 "$TOP/scripts/apply.sh"
 
 qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests.txt" |
-         awk 'NF { split($1, a, "/"); print "tests/qtest/" a[2] }' | sort -u)
+         awk 'NF { if (split($1, a, "/") == 2) print "tests/qtest/" a[2];
+                   else print "tests/unit/" $1 }' | sort -u)
 # shellcheck disable=SC2086
 "$TOP/scripts/build.sh" $qtests
 
