@@ -96,22 +96,33 @@ void sim_iotlb_destroy(SimIotlb *t)
     t->nbuckets = 0;
 }
 
+const SimIotlbEntry *sim_iotlb_lookup_shift(const SimIotlb *t, uint32_t tag,
+                                            uint64_t va, unsigned shift)
+{
+    uint64_t base;
+
+    if (shift >= 64 || !(t->shifts & (1ULL << shift))) {
+        return NULL;
+    }
+    base = va & ~((1ULL << shift) - 1);
+    for (const SimIotlbEntry *e = t->buckets[sim_iotlb_hash(t, base, shift)];
+         e; e = e->next) {
+        if (e->shift == shift && e->va == base &&
+            (e->global || e->tag == tag)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
 const SimIotlbEntry *sim_iotlb_lookup(const SimIotlb *t, uint32_t tag,
                                       uint64_t va)
 {
     for (unsigned shift = 0; shift < 64; shift++) {
-        uint64_t base;
+        const SimIotlbEntry *e = sim_iotlb_lookup_shift(t, tag, va, shift);
 
-        if (!(t->shifts & (1ULL << shift))) {
-            continue;
-        }
-        base = va & ~((1ULL << shift) - 1);
-        for (const SimIotlbEntry *e = t->buckets[sim_iotlb_hash(t, base, shift)];
-             e; e = e->next) {
-            if (e->shift == shift && e->va == base &&
-                (e->global || e->tag == tag)) {
-                return e;
-            }
+        if (e) {
+            return e;
         }
     }
     return NULL;

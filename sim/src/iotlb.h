@@ -1,9 +1,11 @@
 /*
  * iommufd-sim: internal helpers shared by the stage-1 walkers.
  *
- * - SimIotlb: a leaf-translation cache (hash table) used both as the VT-d
+ * - SimIotlb: a translation cache (hash table) used both as the VT-d
  *   first-stage IOTLB (tag = PASID) and as the SMMUv3 TLB (tag = ASID,
- *   optional "global" entries that match any tag).
+ *   optional "global" entries that match any tag), and, with one entry per
+ *   table descriptor, as the walkers' walk caches (VT-d paging-structure
+ *   caches, SMMUv3 intermediate walk entries).
  * - sim_s2_read(): read guest memory (by IPA) through the live stage 2.
  * - sim_le64(): little-endian table words to host order.
  *
@@ -52,16 +54,22 @@ static inline uint64_t sim_mask(unsigned hi, unsigned lo)
 enum sim_fault_code sim_s2_read(const SimS2 *s2, uint64_t ipa, void *buf,
                                 size_t len, uint64_t *fault_ipa);
 
-/* One cached leaf translation. */
+/*
+ * One cached leaf translation, or (in a walk cache) one table entry: then
+ * @va/@shift is the input range the entry maps, @pa the IPA of the next
+ * table, @level the level of the entry itself, and @writable / @attrs the
+ * permissions accumulated from the top down to and including this entry.
+ */
 typedef struct SimIotlbEntry {
     uint64_t va;            /* input base, aligned to 1 << shift */
-    uint64_t pa;            /* output (IPA) base */
+    uint64_t pa;            /* output (IPA) base; walk cache: next table */
     uint32_t tag;           /* VT-d: PASID; SMMUv3: ASID */
     uint32_t sid;           /* SMMUv3: vSID whose walk filled it (else 0) */
     uint8_t shift;          /* log2 of the leaf size */
     uint8_t level;          /* table level of the leaf (for fault reports) */
     bool writable;          /* effective write permission */
     bool global;            /* SMMUv3 nG == 0: matches any tag */
+    uint8_t attrs;          /* walk cache: walker-defined accumulated bits */
     struct SimIotlbEntry *next;     /* hash chain (private) */
 } SimIotlbEntry;
 
@@ -82,6 +90,10 @@ void sim_iotlb_destroy(SimIotlb *t);
  */
 const SimIotlbEntry *sim_iotlb_lookup(const SimIotlb *t, uint32_t tag,
                                       uint64_t va);
+
+/* Same, but only entries of exactly 1 << @shift bytes. */
+const SimIotlbEntry *sim_iotlb_lookup_shift(const SimIotlb *t, uint32_t tag,
+                                            uint64_t va, unsigned shift);
 
 /* Insert a copy of @e (va is aligned down); replaces an identical key. */
 void sim_iotlb_insert(SimIotlb *t, const SimIotlbEntry *e);
@@ -111,6 +123,7 @@ typedef struct SimWalk {
     bool writable;
     bool global;                /* SMMUv3: nG == 0 */
     unsigned level_ok;          /* SMMUv3: leaf level on success */
+    bool wc_hit;                /* the walk started from a walk-cache entry */
 } SimWalk;
 
 void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,

@@ -61,8 +61,14 @@ typedef struct SimXlate {
 } SimXlate;
 
 /* Counters shared by both IOTLB flavours. */
+/*
+ * hits/misses: leaf (IOTLB/TLB) lookups; walk_hits: walks that started
+ * from a cached table entry; flushed: leaf (and SMMUv3 CD) entries
+ * dropped; walk_flushed: walk-cache entries dropped.
+ */
 typedef struct SimIotlbStats {
     uint64_t hits, misses, stale_hits, inv_entries, flushed;
+    uint64_t walk_hits, walk_flushed;
 } SimIotlbStats;
 
 /* ---- Intel VT-d first stage (IOMMU_HWPT_DATA_VTD_S1) ---- */
@@ -83,9 +89,11 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
                           SimFault *fault);
 /*
  * One struct iommu_hwpt_vtd_s1_invalidate entry: @addr 4K aligned, @npages
- * pages; addr 0 with npages U64_MAX drops everything.  @leaf: only leaf
- * entries changed (the sim may still drop more, never less).  All PASIDs
- * cached under this HWPT are affected.
+ * pages; addr 0 with npages U64_MAX drops everything.  @leaf
+ * (IOMMU_VTD_INV_FLAGS_LEAF, the descriptor's IH): only leaf entries
+ * changed, so the paging-structure (walk) cache is kept, unless the
+ * kernel turns the range into a flush of everything.  All PASIDs cached
+ * under this HWPT are affected.
  */
 void sim_vtd_s1_invalidate(SimVtdS1 *s1, uint64_t addr, uint64_t npages,
                            bool leaf);

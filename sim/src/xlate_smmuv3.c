@@ -71,10 +71,22 @@
  *   TLBI_NH_ASID leaves global entries alone; TLBI_NH_VA matches the ASID
  *   or global entries; TLBI_NH_VAA matches all.  Range fields (TG != 0)
  *   are honoured only when IDR3.RIL is set (they are RES0 otherwise).
+ * - Walk cache: the table descriptors a walk reads (levels 0-2), tagged
+ *   with the ASID (table descriptors have no nG) and keyed by the input
+ *   range each one translates, with the next table's address and the
+ *   APTable bits accumulated down to it.  A TLB miss starts the walk at
+ *   the deepest cached descriptor for the address.  TLBI_NH_VA/VAA with
+ *   Leaf = 1 only have to invalidate the last level, so they keep the walk
+ *   cache; with Leaf = 0 they drop the walk entries overlapping the
+ *   address or range too.  TLBI_NH_ASID (that ASID), TLBI_NH_ALL and
+ *   TLBI_NSNH_ALL drop the walk cache as well; CFGI_CD* and ATC_INV do
+ *   not touch it.  TTL (the level hint) is not modelled: a TLBI drops the
+ *   matching leaf entries of every level.
  * - CD cache: keyed by (vSID, CD index) plus the STE's S1ContextPtr, S1Fmt
  *   and S1CDMax, so a CD fetched under a different STE is never reused
  *   (installing a new STE implies CFGI_STE in the host kernel).
- * - Shadow check: whenever the TLB or the CD cache served a translation,
+ * - Shadow check: whenever the TLB, the walk cache or the CD cache served
+ *   a translation,
  *   a fresh uncached resolution (CD from memory, full walk) is made; if it
  *   differs, stale_hits is counted and out->stale set.
  * - Stats: hits/misses count TLB lookups; inv_entries counts accepted
@@ -159,7 +171,8 @@ typedef struct SmmuCdEntry {
 
 struct SimSmmuCache {
     uint32_t idr[6];
-    SimIotlb tlb;
+    SimIotlb tlb;           /* leaf translations */
+    SimIotlb walk;          /* table descriptors (walk cache) */
     SmmuCdEntry *cds;
     SimIotlbStats stats;
 };
@@ -181,6 +194,7 @@ SimSmmuCache *sim_smmu_cache_new(const uint32_t idr[6])
     }
     memcpy(c->idr, idr, sizeof(c->idr));
     sim_iotlb_init(&c->tlb);
+    sim_iotlb_init(&c->walk);
     return c;
 }
 
@@ -196,6 +210,7 @@ void sim_smmu_cache_free(SimSmmuCache *c)
         c->cds = next;
     }
     sim_iotlb_destroy(&c->tlb);
+    sim_iotlb_destroy(&c->walk);
     free(c);
 }
 
@@ -374,14 +389,19 @@ static bool block_allowed(unsigned gshift, int level, unsigned oas)
     }
 }
 
-/* VMSAv8-64 stage-1 walk of TTB0.  Reads only; @va already TBI-stripped. */
-static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
-                    bool write, SimWalk *r)
+/*
+ * VMSAv8-64 stage-1 walk of TTB0; @va already TBI-stripped.  With @wc
+ * NULL it reads only (the shadow check); with @wc it starts at the deepest
+ * cached table descriptor for (ASID, @va) and caches every table
+ * descriptor it reads, recording @vsid.
+ */
+static void s1_walk(const SmmuCd *cd, const SimS2 *s2, SimIotlb *wc,
+                    uint32_t vsid, uint64_t va, bool write, SimWalk *r)
 {
     unsigned g = cd->gshift, stride, va_bits, nlevels, top_bits;
     uint64_t table, align;
     bool ap_ro = false, ap_no_el0 = false;
-    int start;
+    int start, first;
 
     if (cd->epd0) {
         sim_walk_fail(r, SIM_FAULT_S1_NOT_PRESENT, 1, 0, va);
@@ -401,8 +421,25 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
         align = 64;
     }
     table = cd->ttb0 & ~(align - 1);
+    first = start;
 
-    for (int level = start; level <= 3; level++) {
+    /* Deepest cached table descriptor first (level 2, then 1, 0). */
+    for (int level = 2; wc && level >= start; level--) {
+        unsigned lshift = g + (unsigned)(3 - level) * stride;
+        const SimIotlbEntry *e = sim_iotlb_lookup_shift(wc, cd->asid, va,
+                                                        lshift);
+
+        if (e && e->level == level) {
+            table = e->pa;
+            ap_ro = !e->writable;
+            ap_no_el0 = e->attrs;
+            first = level + 1;
+            r->wc_hit = true;
+            break;
+        }
+    }
+
+    for (int level = first; level <= 3; level++) {
         unsigned lshift = g + (unsigned)(3 - level) * stride;
         unsigned nbits = level == start ? top_bits : stride;
         uint64_t idx = (va >> lshift) & ((1ULL << nbits) - 1);
@@ -432,6 +469,19 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, uint64_t va,
                 ap_ro |= !!(desc & DESC_APTABLE1);
             }
             table = oa;
+            if (wc) {
+                SimIotlbEntry ne = {
+                    .va = va,
+                    .pa = table,
+                    .tag = cd->asid,
+                    .sid = vsid,
+                    .shift = (uint8_t)lshift,
+                    .level = (uint8_t)level,
+                    .writable = !ap_ro,
+                    .attrs = ap_no_el0,
+                };
+                sim_iotlb_insert(wc, &ne);
+            }
             continue;
         }
         /* Leaf: page (level 3, 0b11) or block (0b01). */
@@ -600,7 +650,10 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
     if (cached) {
         c->stats.misses++;
     }
-    s1_walk(&cd, s2, va, write, r);
+    s1_walk(&cd, s2, cached ? &c->walk : NULL, vsid, va, write, r);
+    if (r->wc_hit) {
+        c->stats.walk_hits++;
+    }
     if (r->ok && cached) {
         SimIotlbEntry ne = {
             .va = va,
@@ -643,7 +696,7 @@ bool sim_smmu_translate(SimSmmuCache *c, const uint64_t ste[2], uint32_t vsid,
     smmu_resolve(c, ste, vsid, s2, ssv, ssid, iova, write, true, &res,
                  &tlb_hit, &cd_hit);
     out->hit = tlb_hit;
-    if (tlb_hit || cd_hit) {
+    if (tlb_hit || cd_hit || res.wc_hit) {
         SimWalk shadow;
         bool h, ch;
 
@@ -714,6 +767,7 @@ int sim_smmu_invalidate(SimSmmuCache *c, const uint64_t cmd[2])
     unsigned op = (unsigned)(w0 & 0xff);
     uint32_t asid = (uint32_t)sim_bits(w0, 63, 48);
     TlbiMatch m = { 0 };
+    bool leaf = false;      /* Leaf = 1: the walk cache may be kept */
 
     if (!(c->idr[0] & IDR0_ASID16)) {
         asid &= 0xff;
@@ -736,6 +790,7 @@ int sim_smmu_invalidate(SimSmmuCache *c, const uint64_t cmd[2])
         m.any_tag = op == CMD_TLBI_NH_VAA;
         m.asid = asid;
         m.by_va = true;
+        leaf = w1 & 1;
         if (tg && (c->idr[3] & IDR3_RIL)) {
             /* Range: (NUM + 1) << SCALE granules of size TG from addr. */
             static const unsigned tg_shift[4] = { 0, 12, 14, 16 };
@@ -772,6 +827,9 @@ int sim_smmu_invalidate(SimSmmuCache *c, const uint64_t cmd[2])
 
     c->stats.inv_entries++;
     c->stats.flushed += sim_iotlb_drop(&c->tlb, tlbi_match, &m);
+    if (!leaf) {
+        c->stats.walk_flushed += sim_iotlb_drop(&c->walk, tlbi_match, &m);
+    }
     return 0;
 }
 
@@ -780,5 +838,6 @@ void sim_smmu_forget_sid(SimSmmuCache *c, uint32_t vsid)
     TlbiMatch m = { .by_sid = true, .sid = vsid };
 
     c->stats.flushed += sim_iotlb_drop(&c->tlb, tlbi_match, &m);
+    c->stats.walk_flushed += sim_iotlb_drop(&c->walk, tlbi_match, &m);
     c->stats.flushed += cd_cache_drop(c, vsid, true, 0);
 }

@@ -36,14 +36,24 @@
  *   accepted and otherwise ignored.
  * - CAP.FS5LP is not checked here (the core validates addr_width).
  *
- * IOTLB: one per HWPT, keyed by (PASID, page).  It caches leaf
- * translations only (no paging-structure caches), so the "leaf" hint of an
- * invalidation makes no difference: the sim never drops less than asked.
- * On a hit the tables are re-walked without caching (shadow check); if the
- * fresh result differs the hit is counted in stale_hits and out->stale is
- * set.  The cached result is what the device uses.  A cached entry that
- * denies a write gives S1_PERM without a walk (the shadow check still
- * runs).  out->hit and out->stale are filled on failure too.
+ * IOTLB: one per HWPT, keyed by (PASID, page), for leaf translations.
+ * Paging-structure caches: one more cache per HWPT holding the non-leaf
+ * entries (PML5E, PML4E, PDPTE, PDE) as the walk reads them, keyed by
+ * (PASID, level, the input bits that entry translates), each with the
+ * next table's address and the R/W and U/S bits ANDed from the top down
+ * to it (what the VT-d spec lets a first-stage paging-structure cache
+ * entry hold).  An entry is cached once it passed its own checks, whether
+ * or not the rest of the walk succeeds; not-present entries never are.
+ * An IOTLB miss starts the walk at the deepest cached entry covering the
+ * address, so a table entry changed without an invalidation that drops
+ * the paging-structure caches (IH = 0, i.e. no IOMMU_VTD_INV_FLAGS_LEAF)
+ * keeps the old table in use.  Stage 2 is never cached.
+ * Whenever the IOTLB or a paging-structure entry served a translation, the
+ * tables are re-walked without caching (shadow check); if the fresh result
+ * differs the hit is counted in stale_hits and out->stale is set.  The
+ * cached result is what the device uses.  A cached entry that denies a
+ * write gives S1_PERM without a walk (the shadow check still runs).
+ * out->hit (IOTLB hits only) and out->stale are filled on failure too.
  *
  * sim_vtd_s1_new() returns NULL for an addr_width other than 48 or 57.
  *
@@ -77,7 +87,8 @@ struct SimVtdS1 {
     unsigned levels;        /* 4 or 5 */
     unsigned oaw;           /* output (IPA) width allowed in entries */
     bool fs1gp;
-    SimIotlb tlb;
+    SimIotlb tlb;           /* leaf translations */
+    SimIotlb psc;           /* paging-structure caches (table entries) */
     SimIotlbStats stats;
 };
 
@@ -108,6 +119,7 @@ SimVtdS1 *sim_vtd_s1_new(uint64_t flags, uint64_t pgtbl_addr,
     }
     s1->fs1gp = !!(cap & VTD_CAP_FS1GP);
     sim_iotlb_init(&s1->tlb);
+    sim_iotlb_init(&s1->psc);
     return s1;
 }
 
@@ -117,6 +129,7 @@ void sim_vtd_s1_free(SimVtdS1 *s1)
         return;
     }
     sim_iotlb_destroy(&s1->tlb);
+    sim_iotlb_destroy(&s1->psc);
     free(s1);
 }
 
@@ -150,15 +163,18 @@ static bool vtd_check_perm(const SimVtdS1 *s1, bool rw_all, bool us_all,
 }
 
 /*
- * Walk the first-stage tables for @iova.  Pure function of guest memory:
- * reads only, never caches.  The input address is assumed canonical.
+ * Walk the first-stage tables for @iova.  The input address is assumed
+ * canonical.  With @psc NULL it is a pure function of guest memory (the
+ * shadow check).  With @psc, the walk starts at the deepest cached table
+ * entry for (@pasid, @iova) and caches every table entry it reads.
  */
-static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
-                     bool write, SimWalk *r)
+static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, SimIotlb *psc,
+                     uint32_t pasid, uint64_t iova, bool write, SimWalk *r)
 {
     uint64_t table = s1->pgtbl;
     bool rw_all = true, us_all = true;
     uint64_t addr_rsvd = sim_mask(51, s1->oaw);
+    int top = s1->levels;
 
     memset(r, 0, sizeof(*r));
     if (s1->oaw < 52 && (table & addr_rsvd)) {
@@ -167,7 +183,23 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
         return;
     }
 
-    for (int level = s1->levels; level >= 1; level--) {
+    /* Deepest cached table entry first: a PDE, then PDPTE, ... */
+    for (int level = 2; psc && level <= (int)s1->levels; level++) {
+        const SimIotlbEntry *e =
+            sim_iotlb_lookup_shift(psc, pasid, iova,
+                                   VTD_PAGE_SHIFT + 9 * (level - 1));
+
+        if (e) {
+            table = e->pa;
+            rw_all = e->writable;
+            us_all = e->attrs;
+            top = level - 1;
+            r->wc_hit = true;
+            break;
+        }
+    }
+
+    for (int level = top; level >= 1; level--) {
         unsigned shift = VTD_PAGE_SHIFT + 9 * (level - 1);
         uint64_t idx = (iova >> shift) & 0x1ff;
         uint64_t eaddr = table + idx * 8;
@@ -226,6 +258,18 @@ static void vtd_walk(const SimVtdS1 *s1, const SimS2 *s2, uint64_t iova,
             return;
         }
         table = pte & sim_mask(51, VTD_PAGE_SHIFT);
+        if (psc) {
+            SimIotlbEntry ne = {
+                .va = iova,
+                .pa = table,
+                .tag = pasid,
+                .shift = (uint8_t)shift,
+                .level = (uint8_t)level,
+                .writable = rw_all,
+                .attrs = us_all,
+            };
+            sim_iotlb_insert(psc, &ne);
+        }
     }
     /* Not reached: level 1 is always a leaf. */
     sim_walk_fail(r, SIM_FAULT_S1_RESERVED, 1, 1, iova);
@@ -269,14 +313,24 @@ bool sim_vtd_s1_translate(SimVtdS1 *s1, const SimS2 *s2, uint32_t pasid,
             res.writable = e->writable;
         }
         /* Shadow check: would a fresh walk give the same answer? */
-        vtd_walk(s1, s2, iova, write, &shadow);
+        vtd_walk(s1, s2, NULL, pasid, iova, write, &shadow);
         if (!sim_walk_same(&res, &shadow)) {
             s1->stats.stale_hits++;
             out->stale = true;
         }
     } else {
         s1->stats.misses++;
-        vtd_walk(s1, s2, iova, write, &res);
+        vtd_walk(s1, s2, &s1->psc, pasid, iova, write, &res);
+        if (res.wc_hit) {
+            SimWalk shadow;
+
+            s1->stats.walk_hits++;
+            vtd_walk(s1, s2, NULL, pasid, iova, write, &shadow);
+            if (!sim_walk_same(&res, &shadow)) {
+                s1->stats.stale_hits++;
+                out->stale = true;
+            }
+        }
         if (res.ok) {
             SimIotlbEntry ne = {
                 .va = iova,
@@ -305,13 +359,23 @@ static bool vtd_inv_match(const SimIotlbEntry *e, void *opaque)
     return sim_iotlb_overlaps(e, r->first, r->last);
 }
 
+/*
+ * The paging-structure caches follow the invalidation hint: with @leaf
+ * (IH = 1) they are kept, else the entries overlapping the range go too.
+ * drivers/iommu/intel/cache.c:calculate_psi_aligned_address turns a range
+ * whose first and last byte differ in bit 63 (addr 0 with npages U64_MAX,
+ * computed with the kernel's wrapping arithmetic) into a PASID-selective
+ * flush of everything (cache_tag_flush_iotlb's qi_desc_piotlb_all), which
+ * has no IH field: then the walk cache is dropped whatever @leaf says.
+ * Otherwise the kernel widens the range to an aligned power-of-two block;
+ * the sim drops exactly the range asked (README, deliberate differences).
+ */
 void sim_vtd_s1_invalidate(SimVtdS1 *s1, uint64_t addr, uint64_t npages,
                            bool leaf)
 {
     VtdInvRange r;
-    uint64_t room;
+    uint64_t room, klast;
 
-    (void)leaf;     /* only leaves are cached: leaf or not, same drop */
     s1->stats.inv_entries++;
     if (npages == 0) {
         return;
@@ -324,5 +388,12 @@ void sim_vtd_s1_invalidate(SimVtdS1 *s1, uint64_t addr, uint64_t npages,
     } else {
         r.last = r.first + (npages << VTD_PAGE_SHIFT) - 1;
     }
+    klast = r.first + (npages << VTD_PAGE_SHIFT) - 1;   /* wraps as in C */
+    if ((r.first ^ klast) >> 63) {
+        leaf = false;
+    }
     s1->stats.flushed += sim_iotlb_drop(&s1->tlb, vtd_inv_match, &r);
+    if (!leaf) {
+        s1->stats.walk_flushed += sim_iotlb_drop(&s1->psc, vtd_inv_match, &r);
+    }
 }

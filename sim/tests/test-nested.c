@@ -277,6 +277,109 @@ static void test_smmu(void)
     ok(iommufd_sim_live("all") == 0, "SMMUv3: nothing left");
 }
 
+/*
+ * ---- Invalidation hints through HWPT_INVALIDATE ----
+ * The guest points a table entry (VT-d PDE, SMMUv3 level-2 descriptor) at
+ * a new last-level table.  An invalidation that says "leaf only"
+ * (IOMMU_VTD_INV_FLAGS_LEAF, TLBI_NH_VA Leaf=1) leaves the walk cache in
+ * place, so the device keeps reading through the old table (a stale hit);
+ * the same invalidation without the hint shows the new one.
+ */
+static void test_leaf_hints(void)
+{
+    int fd, dev;
+    uint32_t parent, nested, viommu, vdev, id, n, stale;
+    uint64_t root, cd, ttb, p1, p2, t2, e, va = 0x20345000;
+    struct iommu_hwpt_vtd_s1 s1 = { .addr_width = 48 };
+    struct iommu_hwpt_vtd_s1_invalidate inv = {
+        .addr = va, .npages = 1, .flags = IOMMU_VTD_INV_FLAGS_LEAF };
+    uint64_t ste[2];
+    const uint16_t asid = 9;
+
+    diag("invalidation hints: VT-d LEAF");
+    id = setup(&fd, &dev, "iommu=vtd\n", 0x80000000ull, &parent);
+    root = galloc(4096);
+    p1 = galloc(4096);
+    p2 = galloc(4096);
+    t2 = galloc(4096);
+    gput(p1 + 0x10, "AAAA");
+    gput(p2 + 0x10, "BBBB");
+    gw64(vtd_entry(root, va, 1), p1 | VTD_PTE);
+    gw64(t2 + ((va >> 12) & 511) * 8, p2 | VTD_PTE);
+    s1.pgtbl_addr = root;
+    OK_0(t_hwpt(fd, id, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                &nested), "nested HWPT");
+    OK_0(t_attach(dev, &nested), "attach it");
+    ok(dma_word(dev, va + 0x10) == word("AAAA"), "DMA through the old PT");
+    e = vtd_entry(root, va, 2);
+    gw64(e, t2 | VTD_PTE);
+    stale = t_reg(dev, SIMDEV_REG_STALE_HITS);
+    n = 1;
+    OK_0(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &inv,
+                      sizeof(inv), &n), "PDE changed, LEAF invalidation");
+    ok(dma_word(dev, va + 0x10) == word("AAAA") &&
+       t_reg(dev, SIMDEV_REG_STALE_HITS) > stale,
+       "a wrong LEAF hint leaves the old page table in use (stale hit)");
+    inv.flags = 0;
+    n = 1;
+    OK_0(t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &inv,
+                      sizeof(inv), &n), "the same without LEAF");
+    ok(dma_word(dev, va + 0x10) == word("BBBB"),
+       "without LEAF the new page table is used");
+    OK_0(t_attach(dev, &parent), "back to stage 2");
+    OK_0(t_destroy(fd, nested), "destroy nested");
+    close(dev);
+    close(fd);
+    munmap(ram, RAM_SIZE);
+
+    diag("invalidation hints: SMMUv3 TLBI_NH_VA Leaf");
+    id = setup(&fd, &dev, "iommu=smmuv3\n", 0x40000000ull, &parent);
+    OK_0(t_viommu(fd, id, parent, &viommu), "vIOMMU");
+    OK_0(t_vdevice(fd, viommu, id, 0x20, &vdev), "vDEVICE");
+    cd = galloc(4096);
+    ttb = galloc(4096);
+    p1 = galloc(4096);
+    p2 = galloc(4096);
+    t2 = galloc(4096);
+    gput(p1 + 0x10, "AAAA");
+    gput(p2 + 0x10, "BBBB");
+    gw64(cd, 16 | CD_V | CD_IPS(4) | CD_AA64 | CD_R | CD_A |
+         (uint64_t)asid << 48);
+    gw64(cd + 8, ttb);
+    gw64(arm_entry(ttb, va), p1 | D_AF | D_AP1 | D_NG | 3);
+    gw64(t2 + ((va >> 12) & 511) * 8, p2 | D_AF | D_AP1 | D_NG | 3);
+    ste[0] = 1 | (5ull << 1) | cd;
+    ste[1] = 0;
+    OK_0(t_hwpt(fd, id, viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, ste,
+                sizeof(ste), &nested), "nested HWPT with an S1 vSTE");
+    OK_0(t_attach(dev, &nested), "attach it");
+    ok(dma_word(dev, va + 0x10) == word("AAAA"), "DMA through the old table");
+    /* The level-2 descriptor: the level-3 table holding the page's PTE. */
+    e = ttb;
+    for (int l = 0; l < 2; l++) {
+        e = gr64(e + ((va >> (39 - 9 * l)) & 511) * 8) & 0x0000fffffffff000ull;
+    }
+    e += ((va >> 21) & 511) * 8;
+    gw64(e, t2 | 3);
+    stale = t_reg(dev, SIMDEV_REG_STALE_HITS);
+    OK_0(smmu_cmd(fd, viommu, 0x12 | (uint64_t)asid << 48, va | 1),
+         "descriptor changed, TLBI_NH_VA Leaf=1");
+    ok(dma_word(dev, va + 0x10) == word("AAAA") &&
+       t_reg(dev, SIMDEV_REG_STALE_HITS) > stale,
+       "a wrong Leaf hint leaves the old table in use (stale hit)");
+    OK_0(smmu_cmd(fd, viommu, 0x12 | (uint64_t)asid << 48, va),
+         "TLBI_NH_VA Leaf=0");
+    ok(dma_word(dev, va + 0x10) == word("BBBB"),
+       "with Leaf=0 the new table is used");
+    OK_0(t_attach(dev, &parent), "back to the parent");
+    OK_0(t_destroy(fd, nested) || t_destroy(fd, vdev) ||
+         t_destroy(fd, viommu), "destroy nested, vDEVICE, vIOMMU");
+    close(dev);
+    close(fd);
+    munmap(ram, RAM_SIZE);
+    ok(iommufd_sim_live("all") == 0, "hints: nothing left");
+}
+
 /* ---- SMMUv3 invalidation in blocks (arm_vsmmu_cache_invalidate) ---- */
 #define NVA 4
 
@@ -598,6 +701,7 @@ int main(int argc, char **argv)
     }
     test_vtd();
     test_smmu();
+    test_leaf_hints();
     test_smmu_blocks();
     test_smmu_refuse();
     test_refuse_log(argv[0]);

@@ -547,6 +547,7 @@ static void test_granules(void)
         ok(res && o.ipa == (0x3ULL << 48 | 0x120008),
                "smmu 64K granule 52-bit output: OA[51:48] from bits 15:12");
         cfgi_cd(c, 1, 0);
+        tlbi_asid(c, 1);    /* new tables under ASID 1: drop its walks */
         res = tr(c, ste, 1, false, 0, 0x10008, false, &o, &f);
         ok(res && o.ipa == 0x120008,
                "smmu 64K granule 48-bit OAS: descriptor bits 15:12 ignored");
@@ -566,6 +567,7 @@ static void test_granules(void)
     fs2_w64(&fs, e, D_DEF | 1);
     cd_write(cd, cd_w0(TG_4K, 16, 1), t4.ttb);
     cfgi_cd(c, 1, 0);
+    tlbi_asid(c, 1);
     res = tr(c, ste, 1, false, 0, 0x1000, false, &o, &f);
     ok(is_fault(res, &f, SIM_FAULT_S1_RESERVED, 1, 0),
            "smmu 4K granule block at level 0 -> bad descriptor");
@@ -622,6 +624,7 @@ static void test_perms(void)
            "smmu APTable[1] makes the leaf read-only");
     cd_write(d.cd, w0, d.tt.ttb | CD_HAD0);
     cfgi_cd(c, 1, 0);
+    tlbi_asid(c, 1);    /* the walk cache holds APTable as read with HAD0 0 */
     res = tr(c, d.ste, 1, false, 0, 0x40000000ULL, true, &o, &f);
     ok(res && o.writable, "smmu CD.HAD0 disables APTable");
     cd_write(d.cd, w0, d.tt.ttb);
@@ -926,6 +929,106 @@ static void test_commands(void)
     sim_smmu_cache_free(c);
 }
 
+/* TLBI_NH_VA/VAA with an explicit Leaf bit (the helpers above set it). */
+static int tlbi_va_leaf(SimSmmuCache *c, unsigned op, uint16_t asid,
+                        uint64_t va, bool leaf)
+{
+    return cmd(c, op | (uint64_t)asid << 48, (va & ~0xfffULL) | leaf);
+}
+
+/*
+ * Walk cache and the Leaf hint: a level-2 table descriptor pointed at a
+ * new level-3 table is only seen after an invalidation that may drop walk
+ * entries (Leaf = 0, NH_ASID, NH_ALL), not after Leaf = 1 or CFGI_CD.
+ */
+static void test_walk_cache(void)
+{
+    SimSmmuCache *c = sim_smmu_cache_new(idr_std);
+    const SimIotlbStats *st = sim_smmu_stats(c);
+    Dev a = dev_4k(5);
+    uint64_t l2, t3a, t3b, wh;
+    SimXlate o;
+    SimFault f;
+    bool res;
+
+    tt_map(&a.tt, 0x10000, 0x100000, 3, D_DEF);
+    l2 = tt_entry(&a.tt, 0x10000, 2);
+    t3a = fs2_r64(&fs, l2);
+    t3b = fs2_alloc(&fs, 4096, 4096);
+    fs2_w64(&fs, t3b + ((0x10000 >> 12) & 511) * 8, 0x200000 | D_DEF | 3);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && !o.stale, "smmu walk cache: first walk");
+
+    fs2_w64(&fs, l2, t3b | 3);
+    tlbi_va_leaf(c, 0x12, 5, 0x10000, true);
+    wh = st->walk_hits;
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x100000 && o.stale &&
+           st->walk_hits == wh + 1,
+           "smmu table descriptor changed, TLBI_NH_VA Leaf=1: the cached "
+           "descriptor's old table is used, stale flagged");
+    tlbi_va_leaf(c, 0x12, 6, 0x10000, false);
+    tlbi_va_leaf(c, 0x13, 0, 0x10000, true);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x100000 && o.stale,
+           "smmu Leaf=0 for another ASID and TLBI_NH_VAA Leaf=1 keep it");
+    tlbi_va_leaf(c, 0x12, 5, 0x10000, false);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x200000 && !o.stale,
+           "smmu TLBI_NH_VA Leaf=0 drops the walk entries for the VA");
+
+    fs2_w64(&fs, l2, t3a);
+    tlbi_va_leaf(c, 0x13, 0, 0x10000, false);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && !o.stale,
+           "smmu TLBI_NH_VAA Leaf=0 drops them for every ASID");
+
+    fs2_w64(&fs, l2, t3b | 3);
+    cfgi_cd(c, 1, 0);
+    tlbi_va_leaf(c, 0x12, 5, 0x10000, true);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && o.stale,
+           "smmu CFGI_CD does not touch the walk cache");
+    /* Range, Leaf=0: 4 pages from 0x400000 miss the level-2 entry's 2M. */
+    cmd(c, 0x12 | 1ULL << 12 | 1ULL << 20 | 5ULL << 48,
+        0x400000 | 1ULL << 10);
+    tlbi_va_leaf(c, 0x12, 5, 0x10000, true);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && o.stale,
+           "smmu range TLBI Leaf=0 outside the walk entry's range keeps it");
+    cmd(c, 0x12 | 1ULL << 12 | 1ULL << 20 | 5ULL << 48,
+        0x1f0000 | 1ULL << 10);
+    tlbi_va_leaf(c, 0x12, 5, 0x10000, true);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x200000 && !o.stale,
+           "smmu range TLBI Leaf=0 overlapping the walk entry drops it");
+
+    fs2_w64(&fs, l2, t3a);
+    tlbi_asid(c, 5);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && !o.stale,
+           "smmu TLBI_NH_ASID drops the ASID's walk entries");
+    fs2_w64(&fs, l2, t3b | 3);
+    cmd(c, 0x10, 0);
+    res = tr(c, a.ste, 1, false, 0, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x200000 && !o.stale,
+           "smmu TLBI_NH_ALL drops the walk cache");
+
+    /* APTable accumulated in a cached descriptor still applies. */
+    tt_map(&a.tt, 0x40000000ULL, 0x300000, 3, D_DEF);
+    tt_map(&a.tt, 0x40001000ULL, 0x301000, 3, D_DEF);
+    l2 = tt_entry(&a.tt, 0x40000000ULL, 2);
+    fs2_w64(&fs, l2, fs2_r64(&fs, l2) | D_APTABLE1);
+    res = tr(c, a.ste, 1, false, 0, 0x40000000ULL, false, &o, &f);
+    ok(res && !o.writable, "smmu read below APTable[1]");
+    wh = st->walk_hits;
+    res = tr(c, a.ste, 1, false, 0, 0x40001000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 3) && !o.stale &&
+           st->walk_hits == wh + 1,
+           "smmu walk from a cached descriptor keeps APTable[1]");
+    sim_smmu_cache_free(c);
+}
+
 int main(void)
 {
     fs2_init(&fs, IPA_BASE, 32 * MB);
@@ -938,6 +1041,7 @@ int main(void)
     test_tbi_asid8();
     test_cd_cache();
     test_commands();
+    test_walk_cache();
     fs2_destroy(&fs);
     return tap_done();
 }

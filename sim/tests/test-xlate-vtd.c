@@ -362,6 +362,74 @@ static void test_iotlb(void)
     sim_vtd_s1_free(s);
 }
 
+/*
+ * Paging-structure caches and the invalidation hint: a PDE pointed at a
+ * new page table is only seen after an invalidation without LEAF (IH 0)
+ * or a flush of everything; a LEAF one keeps the cached PDE in use.
+ */
+static void test_psc(void)
+{
+    uint64_t root = new_root();
+    SimVtdS1 *s = sim_vtd_s1_new(0, root, 48, CAP_MGAW48, 0);
+    const SimIotlbStats *st = sim_vtd_s1_stats(s);
+    uint64_t pde, pt1, pt2, wh;
+    SimXlate o;
+    SimFault f;
+    bool res;
+
+    vtd_map(root, 4, 0x10000, 0x100000, 1, PTE_URW);
+    pde = vtd_entry(root, 4, 0x10000, 2, false);
+    pt1 = fs2_r64(&fs, pde);
+    pt2 = fs2_alloc(&fs, 4096, 4096);
+    fs2_w64(&fs, pt2 + ((0x10000 >> 12) & 511) * 8, 0x200000 | PTE_URW);
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && !o.stale, "vtd psc: first walk");
+
+    fs2_w64(&fs, pde, (pt2 & ~0xfffULL) | PTE_URW);
+    sim_vtd_s1_invalidate(s, 0x10000, 1, true);
+    wh = st->walk_hits;
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x100000 && o.stale &&
+           st->walk_hits == wh + 1,
+           "vtd PDE changed, LEAF invalidation: the cached PDE's old table "
+           "is used, stale flagged");
+    res = xl(s, 2, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x200000 && !o.stale,
+           "vtd paging-structure cache is tagged by PASID");
+
+    sim_vtd_s1_invalidate(s, 0x200000, 512, false);   /* next 2M only */
+    sim_vtd_s1_invalidate(s, 0x10000, 1, true);
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && o.ipa == 0x100000 && o.stale,
+           "vtd non-leaf invalidation of another PDE's range keeps this one");
+
+    sim_vtd_s1_invalidate(s, 0x10000, 1, false);
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x200000 && !o.stale,
+           "vtd non-leaf invalidation of the page drops the cached PDE");
+
+    /* (0, U64_MAX) is piotlb_all in the kernel: no IH, so LEAF is moot. */
+    fs2_w64(&fs, pde, pt1);
+    sim_vtd_s1_invalidate(s, 0, UINT64_MAX, true);
+    res = xl(s, 1, 0x10000, false, &o, &f);
+    ok(res && !o.hit && o.ipa == 0x100000 && !o.stale,
+           "vtd invalidate-all with LEAF drops the paging-structure caches");
+
+    /* A cached PDE keeps the R/W it was read with (ANDed from the top). */
+    vtd_map(root, 4, 0x40000000ULL, 0x300000, 1, PTE_URW);
+    vtd_map(root, 4, 0x40001000ULL, 0x301000, 1, PTE_URW);
+    pde = vtd_entry(root, 4, 0x40000000ULL, 2, false);
+    fs2_w64(&fs, pde, fs2_r64(&fs, pde) & ~PTE_RW);
+    res = xl(s, 1, 0x40000000ULL, false, &o, &f);
+    ok(res && !o.writable, "vtd read through a read-only PDE");
+    wh = st->walk_hits;
+    res = xl(s, 1, 0x40001000ULL, true, &o, &f);
+    ok(is_fault(res, &f, SIM_FAULT_S1_PERM, 1, 1) && !o.stale &&
+           st->walk_hits == wh + 1,
+           "vtd walk from the cached PDE keeps its R/W=0 (write faults)");
+    sim_vtd_s1_free(s);
+}
+
 int main(void)
 {
     fs2_init(&fs, IPA_BASE, 16 * MB);
@@ -371,6 +439,7 @@ int main(void)
     test_faults();
     test_privilege();
     test_iotlb();
+    test_psc();
     fs2_destroy(&fs);
     return tap_done();
 }
