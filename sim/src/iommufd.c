@@ -41,7 +41,8 @@ SimCtx *sim_ctx_new(dev_t d, ino_t i)
 
 /*
  * drivers/iommu/iommufd/main.c:_iommufd_object_alloc takes the id from an
- * allocating xarray (xa_alloc, starting at 1): lowest free.
+ * allocating xarray (xa_alloc, starting at 1): lowest free.  A tombstone
+ * (XA_ZERO_ENTRY left by iommufd_object_tombstone_user) is not free.
  */
 SimObj *sim_obj_alloc(SimCtx *ctx, enum sim_obj_kind kind)
 {
@@ -51,21 +52,29 @@ SimObj *sim_obj_alloc(SimCtx *ctx, enum sim_obj_kind kind)
     if (!obj) {
         return NULL;
     }
-    for (id = 1; id < ctx->nobjs && ctx->objs[id]; id++) {
+    for (id = 1; id < ctx->nobjs && (ctx->objs[id] || ctx->tomb[id]); id++) {
     }
     if (id >= ctx->nobjs) {
         uint32_t n = ctx->nobjs ? ctx->nobjs * 2 : 16;
         SimObj **o = realloc(ctx->objs, n * sizeof(*o));
+        bool *t;
 
         if (!o) {
             free(obj);
             return NULL;
         }
+        ctx->objs = o;
+        t = realloc(ctx->tomb, n * sizeof(*t));
+        if (!t) {
+            free(obj);
+            return NULL;
+        }
+        ctx->tomb = t;
         memset(o + ctx->nobjs, 0, (n - ctx->nobjs) * sizeof(*o));
+        memset(t + ctx->nobjs, 0, (n - ctx->nobjs) * sizeof(*t));
         if (!ctx->nobjs) {
             id = 1;
         }
-        ctx->objs = o;
         ctx->nobjs = n;
     }
     obj->id = id;
@@ -79,6 +88,20 @@ void sim_obj_free(SimCtx *ctx, SimObj *obj)
     sim_obj_teardown(ctx, obj);
     ctx->objs[obj->id] = NULL;
     free(obj);
+}
+
+/*
+ * drivers/iommu/iommufd/iommufd_private.h:iommufd_object_tombstone_user:
+ * the object is destroyed and its slot holds XA_ZERO_ENTRY, which lookups
+ * (and DESTROY) see as a missing id and xa_alloc does not reuse, until
+ * iommufd_fops_release's xa_destroy.
+ */
+void sim_obj_tombstone(SimCtx *ctx, SimObj *obj)
+{
+    uint32_t id = obj->id;
+
+    sim_obj_free(ctx, obj);
+    ctx->tomb[id] = true;
 }
 
 /*
@@ -126,6 +149,7 @@ void sim_ctx_release(SimCtx *ctx)
     }
     sim_ctx_unregister(ctx);
     free(ctx->objs);
+    free(ctx->tomb);
     free(ctx);
 }
 
@@ -216,8 +240,8 @@ static long option_rlimit_mode(SimCtx *ctx, struct iommu_option *cmd)
         return -EPERM;
     }
     for (uint32_t i = 1; i < ctx->nobjs; i++) {
-        if (ctx->objs[i]) {
-            return -EBUSY;      /* xa_empty(&ictx->objects) */
+        if (ctx->objs[i] || ctx->tomb[i]) {
+            return -EBUSY;      /* xa_empty(&ictx->objects): tombstones too */
         }
     }
     if (cmd->val64 > 1) {

@@ -122,6 +122,7 @@ typedef struct SimCtx {
     int nbound;                /* devices bound (they hold the file too) */
     unsigned serial;           /* for the report */
     SimObj **objs;             /* index = id; [0] unused */
+    bool *tomb;                /* [id]: tombstone, id never handed out again */
     uint32_t nobjs;
     bool account_mm;           /* IOMMU_OPTION_RLIMIT_MODE */
 } SimCtx;
@@ -192,6 +193,8 @@ long sim_iommufd_ioctl(SimCtx *ctx, unsigned long req, uint64_t arg);
 SimObj *sim_obj_get(SimCtx *ctx, uint32_t id, enum sim_obj_kind kind);
 SimObj *sim_obj_alloc(SimCtx *ctx, enum sim_obj_kind kind);
 void sim_obj_free(SimCtx *ctx, SimObj *obj);
+/* Destroy @obj but keep its id reserved until the context is released. */
+void sim_obj_tombstone(SimCtx *ctx, SimObj *obj);
 unsigned sim_ctx_live(const SimCtx *ctx, enum sim_obj_kind kind);
 const char *sim_obj_kind_name(enum sim_obj_kind kind);
 

@@ -589,12 +589,19 @@ void sim_device_unbind(SimDevice *dev)
     if (!ctx) {
         return;
     }
-    /* the kernel (6.16+) destroys the vDEVICE with the device */
+    /*
+     * drivers/iommu/iommufd/device.c:iommufd_device_remove_vdev (the
+     * device's pre_destroy at unbind) destroys a live vDEVICE and leaves a
+     * tombstone: its object id stays taken (DESTROY says ENOENT) until the
+     * iommufd is closed, while its virt_id and its vIOMMU users count are
+     * released (viommu.c:iommufd_vdevice_abort).
+     */
     while ((vd = sim_vdevice_of(ctx, 0, dev->devid))) {
-        sim_log("warning: device %u unbound with live vDEVICE %u",
-                dev->devid, vd->id);
+        sim_log("warning: device %u unbound with live vDEVICE %u "
+                "(destroyed, id %u stays a tombstone)", dev->devid, vd->id,
+                vd->id);
         sim_count("warn.unbind_with_vdevice", 1);
-        sim_obj_free(ctx, vd);
+        sim_obj_tombstone(ctx, vd);
     }
     sim_dev_detach(dev);
     {

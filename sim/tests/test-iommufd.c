@@ -717,6 +717,52 @@ static void test_conformance_fixes(void)
 }
 
 /*
+ * drivers/iommu/iommufd/device.c:iommufd_device_remove_vdev: unbinding a
+ * device destroys its vDEVICE and leaves a tombstone (its object id is
+ * taken until the iommufd is closed); the virt_id and the vIOMMU's users
+ * count are released (viommu.c:iommufd_vdevice_abort).
+ */
+static void test_vdevice_unbind(void)
+{
+    int fd = t_iommufd(), d = t_devfd(SMMU_CFG), d2;
+    uint32_t id = t_bind(d, fd), ioas = t_ioas(fd), s2, v, vd, vd2, a, b, id2;
+    struct iommu_option o = { .size = sizeof(o),
+                              .option_id = IOMMU_OPTION_RLIMIT_MODE,
+                              .op = IOMMU_OPTION_OP_SET, .val64 = 1 };
+
+    t_hwpt(fd, id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0, &s2);
+    OK_0(t_viommu(fd, id, s2, &v), "vIOMMU");
+    OK_0(t_vdevice(fd, v, id, 0x20, &vd), "vDEVICE virt_id 0x20");
+    OK_ERR(t_destroy(fd, v), EBUSY, "vIOMMU busy while the vDEVICE lives");
+    close(d);
+    ok(iommufd_sim_live("vdevice") == 0, "closing the device destroys it");
+    OK_ERR(t_destroy(fd, vd), ENOENT, "its id is gone for DESTROY");
+    a = t_ioas(fd);
+    b = t_ioas(fd);
+    ok(a == id && b == vd + 1,
+       "the device's id is reused, the vDEVICE's is a tombstone (%u %u)",
+       a, b);
+    d2 = t_devfd(SMMU_CFG);
+    id2 = t_bind(d2, fd);
+    OK_0(t_vdevice(fd, v, id2, 0x20, &vd2),
+         "virt_id 0x20 is free again on the vIOMMU");
+    ok(vd2 != vd, "the new vDEVICE gets a new id (%u)", vd2);
+    OK_0(t_destroy(fd, vd2), "destroy the new vDEVICE");
+    OK_0(t_destroy(fd, v), "the vIOMMU is free once its vDEVICEs are gone");
+    close(d2);
+    OK_0(t_destroy(fd, a) || t_destroy(fd, b) || t_destroy(fd, s2) ||
+         t_destroy(fd, ioas), "destroy every object");
+    ok(iommufd_sim_live("all") == 0, "no live object, one tombstone");
+    if (geteuid() == 0) {
+        /* iommufd_option_rlimit_mode: xa_empty() sees the tombstone */
+        OK_ERR(ioctl(fd, IOMMU_OPTION, &o), EBUSY,
+               "RLIMIT_MODE set with only a tombstone left");
+    }
+    close(fd);
+    ok(iommufd_sim_contexts() == 0, "closing the iommufd drops the context");
+}
+
+/*
  * iommufd rules the sim had wrong against Linux 7.2, found while citing the
  * kernel functions (each case failed before the fix).
  */
@@ -939,6 +985,7 @@ int main(void)
     test_vtd_invalidate();
     test_option_dirty();
     test_conformance_fixes();
+    test_vdevice_unbind();
     test_citation_fixes();
     test_citations();
     ok(iommufd_sim_live("all") == 0, "no objects leaked by the tests");
