@@ -420,7 +420,9 @@ static long get_info(SimDevice *dev, uint64_t arg)
 /*
  * drivers/vfio/vfio_main.c:vfio_get_region_info (minsz, argsz) and
  * drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_region_info (index
- * beyond the regions EINVAL, empty BARs size 0 flags 0).
+ * beyond the regions EINVAL, empty BARs size 0 flags 0, the VGA index
+ * EINVAL unless has_vga, which vfio_pci_core_enable sets only for a
+ * PCI_CLASS_DISPLAY_VGA device: the sim's is class 0x08).
  */
 static long get_region_info(SimDevice *dev, uint64_t arg)
 {
@@ -431,7 +433,8 @@ static long get_region_info(SimDevice *dev, uint64_t arg)
     if (ret) {
         return ret;
     }
-    if (info.argsz < minsz || info.index >= SIM_NUM_REGIONS) {
+    if (info.argsz < minsz || info.index >= SIM_NUM_REGIONS ||
+        info.index == VFIO_PCI_VGA_REGION_INDEX) {
         return -EINVAL;
     }
     info.offset = (uint64_t)info.index << SIM_REGION_SHIFT;
@@ -831,7 +834,8 @@ static ssize_t bar_rw(SimDevice *dev, uint64_t buf, size_t n, uint64_t pos,
 /*
  * drivers/vfio/vfio_main.c:vfio_device_fops_read/write (EINVAL before
  * BIND), drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw (index); an empty
- * BAR is EINVAL in vfio_pci_bar_rw.
+ * BAR is EINVAL in vfio_pci_bar_rw, the VGA region without has_vga in
+ * drivers/vfio/pci/vfio_pci_rdwr.c:vfio_pci_vga_rw.
  */
 static ssize_t region_rw(SimDevice *dev, uint64_t buf, size_t n, off_t off,
                          bool write)

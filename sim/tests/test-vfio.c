@@ -103,6 +103,18 @@ static void test_info(void)
     r.index = 2;
     OK_0(ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r), "BAR2 region");
     ok(r.size == 0 && r.offset == 2ull << 40, "BAR2 is empty");
+    /* vfio_pci_ioctl_get_region_info: no VGA region without has_vga */
+    r.index = VFIO_PCI_VGA_REGION_INDEX;
+    r.size = 0x1234;
+    OK_ERR(ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r), EINVAL,
+           "VGA region of a non-VGA device (class 0x08)");
+    ok(r.size == 0x1234, "  nothing written back");
+    {
+        uint8_t b;
+
+        OK_ERR(pread(dev, &b, 1, (uint64_t)VFIO_PCI_VGA_REGION_INDEX << 40 |
+                     0xa0000), EINVAL, "VGA region read (vfio_pci_vga_rw)");
+    }
     r.index = 9;
     OK_ERR(ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &r), EINVAL,
            "region index 9");
