@@ -423,6 +423,24 @@ static void vfio_before_bind(void)
     }
     out("vfio.bind_again", bind_dev(ifd, &pt), NULL);
     out("vfio.detach_unattached", detach(), NULL);
+    {
+        /* edu is not a VGA device: no VGA region (has_vga) */
+        struct vfio_region_info r = {
+            .argsz = sizeof(r), .index = VFIO_PCI_VGA_REGION_INDEX,
+            .size = 0x1234,
+        };
+        uint8_t byte;
+        int e = io(dfd, VFIO_DEVICE_GET_REGION_INFO, &r);
+
+        out("vfio.region_info_vga", e, "size=0x%llx flags=0x%x",
+            (unsigned long long)r.size, r.flags);
+        r.index = VFIO_PCI_NUM_REGIONS;
+        e = io(dfd, VFIO_DEVICE_GET_REGION_INFO, &r);
+        out("vfio.region_info_past_end", e, NULL);
+        e = pread(dfd, &byte, 1, (off_t)VFIO_PCI_VGA_REGION_INDEX << 40 |
+                  0xa0000) < 0 ? errno : 0;
+        out("vfio.read_vga_region", e, NULL);
+    }
 }
 
 static void generic_size_rules(uint32_t dev)
@@ -1055,10 +1073,15 @@ static void lifetimes(uint32_t dev)
     (void)s1p;
 }
 
-/* Closing the device unbinds it and takes its vDEVICE along. */
+/*
+ * Closing the device unbinds it and takes its vDEVICE along, leaving a
+ * tombstone (iommufd_device_remove_vdev): the vDEVICE's id is not handed
+ * out again while the iommufd is open, its vSID and its hold on the
+ * vIOMMU are released.
+ */
 static void unbind_with_objects(void)
 {
-    uint32_t dev, ioas, s2, v, vd, n;
+    uint32_t dev, ioas, s2, v, vd, n, by, a, b, dev2, vd2;
     int e;
 
     forget_all();
@@ -1075,8 +1098,8 @@ static void unbind_with_objects(void)
     out("ctx2.viommu", e, "id=%s", cid(v));
     e = vdev_alloc(v, dev, VSID, &vd);
     out("ctx2.vdevice", e, "id=%s", cid(vd));
-    s_attach("ctx2.attach_nested_bypass",
-             s_vste("ctx2.nested_bypass", dev, v, ste0(4), 0, true));
+    by = s_vste("ctx2.nested_bypass", dev, v, ste0(4), 0, true);
+    s_attach("ctx2.attach_nested_bypass", by);
     out("ctx2.close_device", close(dfd) ? errno : 0, NULL);
     dfd = -1;
     s_destroy("ctx2.destroy_vdevice_after_close", vd);
@@ -1090,6 +1113,48 @@ static void unbind_with_objects(void)
     }
     s_destroy("ctx2.destroy_viommu_with_nested", v);
     s_destroy("ctx2.destroy_device_id_after_close", dev);
+    /* The device's id is free again, the vDEVICE's is not. */
+    e = ioas_alloc(&a);
+    out("ctx2.ioas_after_close", e, "id=%s", cid(a));
+    e = ioas_alloc(&b);
+    out("ctx2.ioas2_after_close", e, "id=%s", cid(b));
+    /* The same device bound again: a new id, the vSID is free. */
+    dfd = open_dev();
+    e = bind_dev(ifd, &dev2);
+    out("ctx2.rebind_after_close", e, "dev=%s", cid(dev2));
+    e = vdev_alloc(v, dev2, VSID, &vd2);
+    out("ctx2.vdevice_same_vsid_after_rebind", e, "id=%s", cid(vd2));
+    {
+        Cmd cd = mk(OP_CFGI_CD, VSID);
+
+        n = 1;
+        e = inv(v, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, sizeof(Cmd), &n,
+                &cd);
+        out("ctx2.cfgi_cd_after_rebind", e, "entry_num=%u", n);
+    }
+    s_destroy("ctx2.destroy_vdevice_after_rebind", vd2);
+    s_destroy("ctx2.destroy_nested_bypass_after_close", by);
+    s_destroy("ctx2.destroy_viommu_after_vdevices", v);
+    s_destroy("ctx2.destroy_closed_vdevice_again", vd);
+    out("ctx2.close_device_again", close(dfd) ? errno : 0, NULL);
+    dfd = -1;
+    s_destroy("ctx2.destroy_ioas_after_close", a);
+    s_destroy("ctx2.destroy_ioas2_after_close", b);
+    s_destroy("ctx2.destroy_nest_parent", s2);
+    s_destroy("ctx2.destroy_ioas", ioas);
+    {
+        /* Only the tombstone is left: five new ids step over it. */
+        uint32_t ids[5];
+
+        e = 0;
+        for (int i = 0; i < 5; i++) {
+            e = e ? e : ioas_alloc(&ids[i]);
+        }
+        out("ctx2.five_ioas_after_teardown", e, "ids=%s,%s,%s,%s,%s",
+            e ? "-" : cid(ids[0]), e ? "-" : cid(ids[1]),
+            e ? "-" : cid(ids[2]), e ? "-" : cid(ids[3]),
+            e ? "-" : cid(ids[4]));
+    }
     close(ifd);
 }
 
