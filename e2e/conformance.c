@@ -1154,6 +1154,27 @@ static void unbind_with_objects(void)
             e ? "-" : cid(ids[0]), e ? "-" : cid(ids[1]),
             e ? "-" : cid(ids[2]), e ? "-" : cid(ids[3]),
             e ? "-" : cid(ids[4]));
+        for (int i = 0; i < 5 && !e; i++) {
+            destroy(ids[i]);
+        }
+    }
+    {
+        /*
+         * RLIMIT_MODE can only be set on a context without objects
+         * (xa_empty), and a tombstone is not nothing.  Needs root
+         * (CAP_SYS_RESOURCE; the simulator checks euid 0), as both runs
+         * have: a fresh context takes it.
+         */
+        struct iommu_option o = {
+            .size = sizeof(o), .option_id = IOMMU_OPTION_RLIMIT_MODE,
+            .op = IOMMU_OPTION_OP_SET, .val64 = 1,
+        };
+
+        out("ctx2.rlimit_mode_only_tombstone_left",
+            io(ifd, IOMMU_OPTION, &o), NULL);
+        close(ifd);
+        ifd = open_iommufd();
+        out("ctx2.rlimit_mode_new_context", io(ifd, IOMMU_OPTION, &o), NULL);
     }
     close(ifd);
 }
