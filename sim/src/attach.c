@@ -10,6 +10,11 @@
 
 #include "sim.h"
 
+/* VT-d CAP/ECAP bits a nested stage-1 configuration depends on. */
+#define VTD_CAP_FS5LP   (1ull << 60)
+#define VTD_ECAP_SRS    (1ull << 31)
+#define VTD_ECAP_EAFS   (1ull << 34)
+
 /*
  * Destroy an auto domain once its last device has left it
  * (drivers/iommu/iommufd/device.c:iommufd_hw_pagetable_put).
@@ -90,6 +95,40 @@ static int check_resv(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
 }
 
 /*
+ * The stage-1 configuration of a VT-d nested HWPT, against the IOMMU of
+ * the device being attached (HWPT_ALLOC took it as it was):
+ * drivers/iommu/intel/pasid.c:intel_pasid_setup_nested, called by
+ * intel_nested_attach_dev once the parent is found compatible.  EINVAL
+ * for an addr_width other than 48 or 57, 57 without CAP.FS5LP, SRE
+ * without ECAP.SRS, EAFE without ECAP.EAFS.  Unknown flags bits and
+ * __reserved are not looked at.
+ */
+static int vtd_setup_nested(const SimDevice *dev, const SimHwpt *h)
+{
+    const struct iommu_hwpt_vtd_s1 *s1 = &h->vtd_s1;
+
+    switch (s1->addr_width) {
+    case 48:
+        break;
+    case 57:
+        if (!(dev->cfg.vtd_cap & VTD_CAP_FS5LP)) {
+            return -EINVAL;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    if ((s1->flags & IOMMU_VTD_S1_SRE) && !(dev->cfg.vtd_ecap & VTD_ECAP_SRS)) {
+        return -EINVAL;
+    }
+    if ((s1->flags & IOMMU_VTD_S1_EAFE) &&
+        !(dev->cfg.vtd_ecap & VTD_ECAP_EAFS)) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
  * drivers/iommu/iommufd/device.c:iommufd_device_do_replace: the same HWPT
  * again is a no-op; a failed replacement keeps the old attachment.
  */
@@ -105,6 +144,9 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
     ret = check_compat(ctx, dev, hwpt);
     if (!ret) {
         ret = check_resv(ctx, dev, hwpt);
+    }
+    if (!ret && hwpt->kind == OBJ_HWPT_NESTED && !hwpt->hwpt.viommu_id) {
+        ret = vtd_setup_nested(dev, &hwpt->hwpt);
     }
     if (ret) {
         return ret;

@@ -81,7 +81,8 @@ typedef struct SimHwpt {
     /* nested */
     uint32_t parent_id;        /* paging HWPT (VT-d) */
     uint32_t viommu_id;        /* vIOMMU (SMMUv3), 0 for VT-d */
-    SimVtdS1 *vtd;
+    SimVtdS1 *vtd;             /* NULL if addr_width is not 48 or 57 */
+    struct iommu_hwpt_vtd_s1 vtd_s1;   /* as HWPT_ALLOC got it */
     uint64_t ste[2];
     uint64_t inv_entries;
     /* the physical IOMMU the domain was allocated for */
