@@ -129,8 +129,34 @@ static int vtd_setup_nested(const SimDevice *dev, const SimHwpt *h)
 }
 
 /*
- * drivers/iommu/iommufd/device.c:iommufd_device_do_replace: the same HWPT
- * again is a no-op; a failed replacement keeps the old attachment.
+ * The VT-d driver's attach_dev, drivers/iommu/intel/iommu.c:intel_iommu_attach_device
+ * and drivers/iommu/intel/nested.c:intel_nested_attach_dev: both start
+ * with device_block_translation, which tears the device's RID_PASID
+ * entry down, and only then check the domain (paging_domain_compatible,
+ * for a nested one on its parent, then intel_pasid_setup_nested).  A
+ * failure returns with the device blocked, and
+ * drivers/iommu/iommu.c:__iommu_group_set_domain_internal does not
+ * re-attach the device that failed, so its DMA stays blocked while
+ * iommufd still has it on the old HWPT (dma_blocked).
+ */
+static int vtd_attach_dev(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
+{
+    int ret;
+
+    dev->dma_blocked = true;    /* device_block_translation */
+    ret = check_compat(ctx, dev, hwpt);
+    if (!ret && hwpt->kind == OBJ_HWPT_NESTED) {
+        ret = vtd_setup_nested(dev, &hwpt->hwpt);
+    }
+    return ret;
+}
+
+/*
+ * drivers/iommu/iommufd/device.c:iommufd_device_do_replace (and
+ * iommufd_hw_pagetable_attach): the same HWPT again is a no-op, even for
+ * a device a failed VT-d attach left blocked; the reserved regions are
+ * checked before the driver is called; a failed replacement keeps the
+ * old HWPT as the device's attachment.
  */
 static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
 {
@@ -141,16 +167,19 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
     if (old == hwpt->id) {
         return 0;
     }
-    ret = check_compat(ctx, dev, hwpt);
-    if (!ret) {
-        ret = check_resv(ctx, dev, hwpt);
+    ret = check_resv(ctx, dev, hwpt);
+    if (ret) {
+        return ret;
     }
-    if (!ret && hwpt->kind == OBJ_HWPT_NESTED && !hwpt->hwpt.viommu_id) {
-        ret = vtd_setup_nested(dev, &hwpt->hwpt);
+    if (dev->cfg.iommu == SIM_IOMMU_VTD && hwpt->hwpt.iommu == SIM_IOMMU_VTD) {
+        ret = vtd_attach_dev(ctx, dev, hwpt);
+    } else {
+        ret = check_compat(ctx, dev, hwpt);
     }
     if (ret) {
         return ret;
     }
+    dev->dma_blocked = false;
     dev->attached = hwpt->id;   /* replacement is atomic for the device */
     if (old) {
         auto_domain_put(ctx, old);
@@ -225,6 +254,7 @@ void sim_dev_detach(SimDevice *dev)
     uint32_t old = dev->attached;
 
     dev->attached = 0;
+    dev->dma_blocked = false;
     if (old) {
         auto_domain_put(dev->ctx, old);
     }

@@ -148,6 +148,7 @@ struct SimDevice {
     SimCtx *ctx;               /* bound iommufd, NULL before BIND */
     uint32_t devid;
     uint32_t attached;         /* HWPT id, 0 = blocked */
+    bool dma_blocked;          /* a failed VT-d attach blocked it (attach.c) */
     uint8_t config[SIM_CFG_SIZE];
     uint32_t bar0_raw;         /* BAR0 register as written */
     int irq_type;              /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */

@@ -339,8 +339,10 @@ static void test_hwpt_alloc(void)
  * nested HWPT is attached, not when it is allocated:
  * drivers/iommu/intel/nested.c:intel_iommu_domain_alloc_nested keeps
  * them and drivers/iommu/intel/pasid.c:intel_pasid_setup_nested fails
- * the attach with EINVAL (the sim refused them at HWPT_ALLOC).  The
- * failed attach leaves the device where it was.
+ * the attach with EINVAL (the sim refused them at HWPT_ALLOC).  As any
+ * failed VT-d attach, it leaves iommufd's attachment as it was but the
+ * device's DMA blocked: intel_nested_attach_dev and
+ * intel_iommu_attach_device call device_block_translation first.
  */
 static void test_vtd_s1_attach(void)
 {
@@ -385,7 +387,13 @@ static void test_vtd_s1_attach(void)
         pt = nested;
         OK_ERR(t_attach(vtd, &pt), EINVAL, "its replacing stage 2");
         ok(t_reg(vtd, SIMDEV_REG_ATTACHED_PT) == parent,
-           "the device stays on the parent");
+           "iommufd keeps the device on the parent");
+        ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+           "but the failed attach blocked its DMA");
+        pt = parent;
+        OK_0(t_attach(vtd, &pt), "attaching the parent again is a no-op");
+        ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+           "that leaves it blocked");
         num = 1;
         ok(!t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &inv,
                          sizeof(inv), &num) && num == 1,
@@ -393,6 +401,20 @@ static void test_vtd_s1_attach(void)
         OK_0(t_destroy(fd, nested), "destroy it (not in use)");
         OK_0(t_detach(vtd), "detach");
     }
+    pt = parent;
+    OK_0(t_attach(vtd, &pt), "attach to the parent after the detach");
+    ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_S2,
+       "translates through stage 2 again");
+    pt = parent5;
+    OK_ERR(t_attach(vtd, &pt), EINVAL,
+           "a paging HWPT of another VT-d unit replacing it");
+    ok(t_reg(vtd, SIMDEV_REG_ATTACHED_PT) == parent &&
+       t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+       "leaves it on the parent for iommufd, DMA blocked");
+    ok(t_dma(vtd, SIMDEV_OP_PROBE, 0x1000, 0, 0) & SIMDEV_STATUS_ERROR &&
+       t_reg(vtd, SIMDEV_REG_FAULT_CODE) == SIM_FAULT_BLOCKED,
+       "a DMA faults as blocked");
+    OK_0(t_detach(vtd), "detach");
     s1.addr_width = 57;
     s1.flags = IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE;
     OK_0(t_hwpt(fd, d5, parent5, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
@@ -406,6 +428,38 @@ static void test_vtd_s1_attach(void)
     close(vtd);
     close(fl5);
     close(fd);
+
+    /*
+     * drivers/iommu/iommufd/device.c:iommufd_hw_pagetable_attach enforces
+     * the device's reserved regions before the driver sees the domain: a
+     * HWPT of another unit over an area in such a region is EADDRINUSE,
+     * not the driver's EINVAL, and does not block the device.
+     */
+    {
+        int fd2 = t_iommufd(), a = t_devfd("iommu=vtd\n"),
+            r = t_devfd("iommu=vtd\ninstance=1\nreserved=0x100000-0x1fffff\n");
+        uint32_t da = t_bind(a, fd2), dr = t_bind(r, fd2), io = t_ioas(fd2);
+        uint32_t pa, own;
+        uint8_t *buf = t_alloc(4096);
+
+        t_enable(r);
+        OK_0(t_map_fixed(fd2, io, buf, 4096, 0x100000),
+             "map inside the other device's reserved region");
+        OK_0(t_hwpt(fd2, da, io, 0, 0, NULL, 0, &pa), "paging HWPT of unit 0");
+        own = t_ioas(fd2);
+        OK_0(t_hwpt(fd2, dr, own, 0, 0, NULL, 0, &own), "its HWPT elsewhere");
+        pt = own;
+        OK_0(t_attach(r, &pt), "attached to it");
+        pt = pa;
+        OK_ERR(t_attach(r, &pt), EADDRINUSE,
+               "unit 0's HWPT over its reserved region");
+        ok(t_reg(r, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_S2,
+           "the device keeps translating (the driver never ran)");
+        close(a);
+        close(r);
+        close(fd2);
+        munmap(buf, 4096);
+    }
 }
 
 /*
