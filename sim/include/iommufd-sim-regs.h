@@ -37,7 +37,7 @@
 #define SIMDEV_REG_INV_SEEN     0x058   /* RO: invalidation entries applied to
                                            the attached nested HWPT/vIOMMU */
 #define SIMDEV_REG_STALE_HITS   0x05c   /* RO: hits a re-walk disagrees with */
-#define SIMDEV_REG_ATTACHED_PT  0x060   /* RO: attached HWPT id, 0 = none */
+#define SIMDEV_REG_ATTACHED_PT  0x060   /* RO: iommufd's HWPT id, 0 = none */
 #define SIMDEV_REG_DOMAIN_KIND  0x064   /* RO: SIMDEV_DOMAIN_* */
 #define SIMDEV_REG_BYTES_DONE   0x068   /* RO: bytes moved by the last OP */
 #define SIMDEV_REG_DATA         0x800   /* RW: 2 KiB data window */

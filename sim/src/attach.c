@@ -10,6 +10,11 @@
 
 #include "sim.h"
 
+/* VT-d CAP/ECAP bits a nested stage-1 configuration depends on. */
+#define VTD_CAP_FS5LP   (1ull << 60)
+#define VTD_ECAP_SRS    (1ull << 31)
+#define VTD_ECAP_EAFS   (1ull << 34)
+
 /*
  * Destroy an auto domain once its last device has left it
  * (drivers/iommu/iommufd/device.c:iommufd_hw_pagetable_put).
@@ -90,8 +95,68 @@ static int check_resv(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
 }
 
 /*
- * drivers/iommu/iommufd/device.c:iommufd_device_do_replace: the same HWPT
- * again is a no-op; a failed replacement keeps the old attachment.
+ * The stage-1 configuration of a VT-d nested HWPT, against the IOMMU of
+ * the device being attached (HWPT_ALLOC took it as it was):
+ * drivers/iommu/intel/pasid.c:intel_pasid_setup_nested, called by
+ * intel_nested_attach_dev once the parent is found compatible.  EINVAL
+ * for an addr_width other than 48 or 57, 57 without CAP.FS5LP, SRE
+ * without ECAP.SRS, EAFE without ECAP.EAFS.  Unknown flags bits and
+ * __reserved are not looked at.
+ */
+static int vtd_setup_nested(const SimDevice *dev, const SimHwpt *h)
+{
+    const struct iommu_hwpt_vtd_s1 *s1 = &h->vtd_s1;
+
+    switch (s1->addr_width) {
+    case 48:
+        break;
+    case 57:
+        if (!(dev->cfg.vtd_cap & VTD_CAP_FS5LP)) {
+            return -EINVAL;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    if ((s1->flags & IOMMU_VTD_S1_SRE) && !(dev->cfg.vtd_ecap & VTD_ECAP_SRS)) {
+        return -EINVAL;
+    }
+    if ((s1->flags & IOMMU_VTD_S1_EAFE) &&
+        !(dev->cfg.vtd_ecap & VTD_ECAP_EAFS)) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * The VT-d driver's attach_dev, drivers/iommu/intel/iommu.c:intel_iommu_attach_device
+ * and drivers/iommu/intel/nested.c:intel_nested_attach_dev: both start
+ * with device_block_translation, which tears the device's RID_PASID
+ * entry down, and only then check the domain (paging_domain_compatible,
+ * for a nested one on its parent, then intel_pasid_setup_nested).  A
+ * failure returns with the device blocked, and
+ * drivers/iommu/iommu.c:__iommu_group_set_domain_internal does not
+ * re-attach the device that failed, so its DMA stays blocked while
+ * iommufd still has it on the old HWPT (dma_blocked).
+ */
+static int vtd_attach_dev(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
+{
+    int ret;
+
+    dev->dma_blocked = true;    /* device_block_translation */
+    ret = check_compat(ctx, dev, hwpt);
+    if (!ret && hwpt->kind == OBJ_HWPT_NESTED) {
+        ret = vtd_setup_nested(dev, &hwpt->hwpt);
+    }
+    return ret;
+}
+
+/*
+ * drivers/iommu/iommufd/device.c:iommufd_device_do_replace (and
+ * iommufd_hw_pagetable_attach): the same HWPT again is a no-op, even for
+ * a device a failed VT-d attach left blocked; the reserved regions are
+ * checked before the driver is called; a failed replacement keeps the
+ * old HWPT as the device's attachment.
  */
 static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
 {
@@ -102,13 +167,19 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
     if (old == hwpt->id) {
         return 0;
     }
-    ret = check_compat(ctx, dev, hwpt);
-    if (!ret) {
-        ret = check_resv(ctx, dev, hwpt);
+    ret = check_resv(ctx, dev, hwpt);
+    if (ret) {
+        return ret;
+    }
+    if (dev->cfg.iommu == SIM_IOMMU_VTD && hwpt->hwpt.iommu == SIM_IOMMU_VTD) {
+        ret = vtd_attach_dev(ctx, dev, hwpt);
+    } else {
+        ret = check_compat(ctx, dev, hwpt);
     }
     if (ret) {
         return ret;
     }
+    dev->dma_blocked = false;
     dev->attached = hwpt->id;   /* replacement is atomic for the device */
     if (old) {
         auto_domain_put(ctx, old);
@@ -183,6 +254,7 @@ void sim_dev_detach(SimDevice *dev)
     uint32_t old = dev->attached;
 
     dev->attached = 0;
+    dev->dma_blocked = false;
     if (old) {
         auto_domain_put(dev->ctx, old);
     }

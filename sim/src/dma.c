@@ -104,7 +104,8 @@ static bool dma_xlate(SimDevice *dev, uint64_t iova, bool write,
                       SimObj **paging, SimFault *f)
 {
     SimCtx *ctx = dev->ctx;
-    SimObj *h = ctx ? sim_obj_get(ctx, dev->attached, 0) : NULL;
+    SimObj *h = ctx && !dev->dma_blocked ? sim_obj_get(ctx, dev->attached, 0)
+                                         : NULL;
     uint64_t left = UINT64_MAX;
     enum sim_fault_code code;
 
@@ -298,7 +299,8 @@ static void doorbell(SimDevice *dev)
 /* ---- registers ---- */
 static uint32_t domain_kind(SimDevice *dev, uint32_t *inv_seen)
 {
-    SimObj *h = dev->ctx ? sim_obj_get(dev->ctx, dev->attached, 0) : NULL;
+    SimObj *h = dev->ctx && !dev->dma_blocked
+                ? sim_obj_get(dev->ctx, dev->attached, 0) : NULL;
     SimObj *v;
 
     *inv_seen = 0;

@@ -12,11 +12,6 @@
 
 #include "sim.h"
 
-/* VT-d bits the nested S1 config depends on. */
-#define VTD_CAP_FS5LP   (1ull << 60)
-#define VTD_ECAP_SRS    (1ull << 31)
-#define VTD_ECAP_EAFS   (1ull << 34)
-
 /* SMMUv3 IDR0.S1P: the driver's ARM_SMMU_FEAT_TRANS_S1. */
 #define SMMU_IDR0_S1P   (1u << 1)
 
@@ -482,16 +477,11 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
         return ret;
     }
     /*
-     * drivers/iommu/intel/pasid.c:intel_pasid_setup_nested checks these
-     * at attach; the sim refuses them at HWPT_ALLOC (README).  7.2 looks
-     * at neither unknown s1.flags bits nor s1.__reserved.
+     * intel_iommu_domain_alloc_nested keeps s1 as it is: addr_width, SRE
+     * and EAFE are checked when the HWPT is attached (attach.c,
+     * intel_pasid_setup_nested); unknown s1.flags bits and s1.__reserved
+     * are never looked at.
      */
-    if ((s1.addr_width != 48 && s1.addr_width != 57) ||
-        (s1.addr_width == 57 && !(c->vtd_cap & VTD_CAP_FS5LP)) ||
-        ((s1.flags & IOMMU_VTD_S1_SRE) && !(c->vtd_ecap & VTD_ECAP_SRS)) ||
-        ((s1.flags & IOMMU_VTD_S1_EAFE) && !(c->vtd_ecap & VTD_ECAP_EAFS))) {
-        return -EINVAL;
-    }
     /* iommufd_hwpt_alloc's fault_id lookup: no FAULT objects in the sim */
     if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
         return -ENOENT;
@@ -500,12 +490,19 @@ static int vtd_nested_alloc(SimCtx *ctx, SimDevice *dev, SimObj *parent,
     if (!h) {
         return -ENOMEM;
     }
-    h->hwpt.vtd = sim_vtd_s1_new(s1.flags, s1.pgtbl_addr, s1.addr_width,
-                                 c->vtd_cap, c->vtd_ecap);
-    if (!h->hwpt.vtd) {
-        sim_obj_free(ctx, h);
-        return -ENOMEM;
+    /*
+     * There is no walker for another addr_width: such a HWPT has none and
+     * can never be attached (the attach refuses it before any DMA).
+     */
+    if (s1.addr_width == 48 || s1.addr_width == 57) {
+        h->hwpt.vtd = sim_vtd_s1_new(s1.flags, s1.pgtbl_addr, s1.addr_width,
+                                     c->vtd_cap, c->vtd_ecap);
+        if (!h->hwpt.vtd) {
+            sim_obj_free(ctx, h);
+            return -ENOMEM;
+        }
     }
+    h->hwpt.vtd_s1 = s1;
     h->hwpt.parent_id = parent->id;
     *out = h;
     return 0;
@@ -682,8 +679,10 @@ static int vtd_invalidate(SimObj *h, struct iommu_hwpt_invalidate *cmd,
             (e.npages == UINT64_MAX && e.addr)) {
             return -EINVAL;
         }
-        sim_vtd_s1_invalidate(h->hwpt.vtd, e.addr, e.npages,
-                              e.flags & IOMMU_VTD_INV_FLAGS_LEAF);
+        if (h->hwpt.vtd) {      /* none: never attached, nothing cached */
+            sim_vtd_s1_invalidate(h->hwpt.vtd, e.addr, e.npages,
+                                  e.flags & IOMMU_VTD_INV_FLAGS_LEAF);
+        }
         h->hwpt.inv_entries++;
         sim_count("inv.entries", 1);
     }
@@ -845,7 +844,7 @@ long sim_hwpt_invalidate(SimCtx *ctx, void *arg)
     o = sim_obj_get(ctx, cmd->hwpt_id, 0);
     if (!o) {
         ret = -ENOENT;
-    } else if (o->kind == OBJ_HWPT_NESTED && o->hwpt.vtd) {
+    } else if (o->kind == OBJ_HWPT_NESTED && !o->hwpt.viommu_id) {
         ret = vtd_invalidate(o, cmd, &done);
     } else if (o->kind == OBJ_HWPT_NESTED) {
         ret = -EOPNOTSUPP;      /* SMMUv3 invalidates through the vIOMMU */

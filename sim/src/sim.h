@@ -81,7 +81,8 @@ typedef struct SimHwpt {
     /* nested */
     uint32_t parent_id;        /* paging HWPT (VT-d) */
     uint32_t viommu_id;        /* vIOMMU (SMMUv3), 0 for VT-d */
-    SimVtdS1 *vtd;
+    SimVtdS1 *vtd;             /* NULL if addr_width is not 48 or 57 */
+    struct iommu_hwpt_vtd_s1 vtd_s1;   /* as HWPT_ALLOC got it */
     uint64_t ste[2];
     uint64_t inv_entries;
     /* the physical IOMMU the domain was allocated for */
@@ -147,6 +148,7 @@ struct SimDevice {
     SimCtx *ctx;               /* bound iommufd, NULL before BIND */
     uint32_t devid;
     uint32_t attached;         /* HWPT id, 0 = blocked */
+    bool dma_blocked;          /* a failed VT-d attach blocked it (attach.c) */
     uint8_t config[SIM_CFG_SIZE];
     uint32_t bar0_raw;         /* BAR0 register as written */
     int irq_type;              /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */

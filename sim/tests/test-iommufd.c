@@ -288,19 +288,7 @@ static void test_hwpt_alloc(void)
     OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1big,
                   sizeof(s1big), NULL), EINVAL,
            "data_len above the struct, non-zero tail");
-    s1.addr_width = 39;
-    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
-                  NULL), EINVAL, "addr_width 39");
-    s1.addr_width = 57;
-    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
-                  NULL), EINVAL, "addr_width 57 without FL5LP");
-    s1.addr_width = 48;
-    s1.flags = IOMMU_VTD_S1_SRE;
-    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
-                  NULL), EINVAL, "SRE without ecap SRS");
-    s1.flags = IOMMU_VTD_S1_EAFE;
-    OK_ERR(t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
-                  NULL), EINVAL, "EAFE without ecap EAFS");
+    /* addr_width, SRE and EAFE are checked at attach: test_vtd_s1_attach */
     /*
      * drivers/iommu/intel/nested.c:intel_iommu_domain_alloc_nested and
      * intel_pasid_setup_nested look at neither s1.__reserved nor unknown
@@ -344,6 +332,134 @@ static void test_hwpt_alloc(void)
     close(fl5);
     close(fd);
     munmap(buf, 8192);
+}
+
+/*
+ * VT-d stage-1 configurations the IOMMU cannot use are refused when the
+ * nested HWPT is attached, not when it is allocated:
+ * drivers/iommu/intel/nested.c:intel_iommu_domain_alloc_nested keeps
+ * them and drivers/iommu/intel/pasid.c:intel_pasid_setup_nested fails
+ * the attach with EINVAL (the sim refused them at HWPT_ALLOC).  As any
+ * failed VT-d attach, it leaves iommufd's attachment as it was but the
+ * device's DMA blocked: intel_nested_attach_dev and
+ * intel_iommu_attach_device call device_block_translation first.
+ */
+static void test_vtd_s1_attach(void)
+{
+    static const struct {
+        uint32_t addr_width;
+        uint64_t flags;
+        const char *what;
+    } bad[] = {
+        { 39, 0, "addr_width 39" },
+        { 0, 0, "addr_width 0" },
+        { 57, 0, "addr_width 57 without CAP.FS5LP" },
+        { 48, IOMMU_VTD_S1_SRE, "SRE without ECAP.SRS" },
+        { 48, IOMMU_VTD_S1_EAFE, "EAFE without ECAP.EAFS" },
+    };
+    int fd = t_iommufd(), vtd = t_devfd("iommu=vtd\n"),
+        fl5 = t_devfd("iommu=vtd\ninstance=1\nvtd_cap=0x11c9078c222f0406\n"
+                      "vtd_ecap=0x1cf9c84f050df\n");
+    uint32_t dv = t_bind(vtd, fd), d5 = t_bind(fl5, fd), ioas = t_ioas(fd);
+    uint32_t parent, parent5, nested, pt, num;
+    struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x1000 };
+    struct iommu_hwpt_vtd_s1_invalidate inv = { .npages = UINT64_MAX };
+
+    t_enable(vtd);
+    t_enable(fl5);
+    OK_0(t_hwpt(fd, dv, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent), "nest parent");
+    OK_0(t_hwpt(fd, d5, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent5), "nest parent on the FS5LP+SRS+EAFS instance");
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s1.addr_width = bad[i].addr_width;
+        s1.flags = bad[i].flags;
+        nested = 0;
+        ok(!t_hwpt(fd, dv, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1,
+                   sizeof(s1), &nested) && nested,
+           "%s: HWPT_ALLOC accepts it", bad[i].what);
+        pt = nested;
+        OK_ERR(t_attach(vtd, &pt), EINVAL,
+               "its attach to a blocked device");
+        ok(t_reg(vtd, SIMDEV_REG_ATTACHED_PT) == 0, "the device stays blocked");
+        pt = parent;
+        OK_0(t_attach(vtd, &pt), "attach to the nest parent");
+        pt = nested;
+        OK_ERR(t_attach(vtd, &pt), EINVAL, "its replacing stage 2");
+        ok(t_reg(vtd, SIMDEV_REG_ATTACHED_PT) == parent,
+           "iommufd keeps the device on the parent");
+        ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+           "but the failed attach blocked its DMA");
+        pt = parent;
+        OK_0(t_attach(vtd, &pt), "attaching the parent again is a no-op");
+        ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+           "that leaves it blocked");
+        num = 1;
+        ok(!t_invalidate(fd, nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &inv,
+                         sizeof(inv), &num) && num == 1,
+           "invalidating the never-attached HWPT handles the entry");
+        OK_0(t_destroy(fd, nested), "destroy it (not in use)");
+        OK_0(t_detach(vtd), "detach");
+    }
+    pt = parent;
+    OK_0(t_attach(vtd, &pt), "attach to the parent after the detach");
+    ok(t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_S2,
+       "translates through stage 2 again");
+    pt = parent5;
+    OK_ERR(t_attach(vtd, &pt), EINVAL,
+           "a paging HWPT of another VT-d unit replacing it");
+    ok(t_reg(vtd, SIMDEV_REG_ATTACHED_PT) == parent &&
+       t_reg(vtd, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_BLOCKED,
+       "leaves it on the parent for iommufd, DMA blocked");
+    ok(t_dma(vtd, SIMDEV_OP_PROBE, 0x1000, 0, 0) & SIMDEV_STATUS_ERROR &&
+       t_reg(vtd, SIMDEV_REG_FAULT_CODE) == SIM_FAULT_BLOCKED,
+       "a DMA faults as blocked");
+    OK_0(t_detach(vtd), "detach");
+    s1.addr_width = 57;
+    s1.flags = IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE;
+    OK_0(t_hwpt(fd, d5, parent5, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                &nested), "57-bit, SRE, EAFE on the instance with them");
+    pt = nested;
+    OK_0(t_attach(fl5, &pt), "attaches there");
+    ok(t_reg(fl5, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_VTD_NESTED,
+       "and translates nested");
+    OK_0(t_detach(fl5), "detach");
+    OK_0(t_destroy(fd, nested), "destroy it");
+    close(vtd);
+    close(fl5);
+    close(fd);
+
+    /*
+     * drivers/iommu/iommufd/device.c:iommufd_hw_pagetable_attach enforces
+     * the device's reserved regions before the driver sees the domain: a
+     * HWPT of another unit over an area in such a region is EADDRINUSE,
+     * not the driver's EINVAL, and does not block the device.
+     */
+    {
+        int fd2 = t_iommufd(), a = t_devfd("iommu=vtd\n"),
+            r = t_devfd("iommu=vtd\ninstance=1\nreserved=0x100000-0x1fffff\n");
+        uint32_t da = t_bind(a, fd2), dr = t_bind(r, fd2), io = t_ioas(fd2);
+        uint32_t pa, own;
+        uint8_t *buf = t_alloc(4096);
+
+        t_enable(r);
+        OK_0(t_map_fixed(fd2, io, buf, 4096, 0x100000),
+             "map inside the other device's reserved region");
+        OK_0(t_hwpt(fd2, da, io, 0, 0, NULL, 0, &pa), "paging HWPT of unit 0");
+        own = t_ioas(fd2);
+        OK_0(t_hwpt(fd2, dr, own, 0, 0, NULL, 0, &own), "its HWPT elsewhere");
+        pt = own;
+        OK_0(t_attach(r, &pt), "attached to it");
+        pt = pa;
+        OK_ERR(t_attach(r, &pt), EADDRINUSE,
+               "unit 0's HWPT over its reserved region");
+        ok(t_reg(r, SIMDEV_REG_DOMAIN_KIND) == SIMDEV_DOMAIN_S2,
+           "the device keeps translating (the driver never ran)");
+        close(a);
+        close(r);
+        close(fd2);
+        munmap(buf, 4096);
+    }
 }
 
 /*
@@ -980,6 +1096,7 @@ int main(void)
     test_copy_ranges();
     test_hw_info();
     test_hwpt_alloc();
+    test_vtd_s1_attach();
     test_paging_flags();
     test_smmu();
     test_vtd_invalidate();
