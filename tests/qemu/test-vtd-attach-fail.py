@@ -4,10 +4,10 @@ the guest's PASID entry asks for.  Prints TAP.
 
 Linux 7.2 accepts the stage-1 configuration at IOMMU_HWPT_ALLOC
 (intel_iommu_domain_alloc_nested) and checks it at attach
-(intel_pasid_setup_nested); so does the simulator.  The guest sets SRE
-in its PASID entry, which the vIOMMU allows (it reports ECAP.SRS) and
-the simulated host refuses (its ECAP has no SRS): QEMU's HWPT_ALLOC
-succeeds and its ATTACH fails with EINVAL.  QEMU must then free the new
+(intel_pasid_setup_nested); so does the simulator.  The guest sets EAFE
+in its PASID entry, which the simulated host refuses (its ECAP has no
+EAFS; the vIOMMU does not offer EAFS either, so it is the guest's
+mistake): QEMU's HWPT_ALLOC succeeds and its ATTACH fails with EINVAL.  QEMU must then free the new
 HWPT and detach the device (its DMA blocked, not left on stage 2 or on
 an old nested HWPT), bind again when the guest fixes the entry, and
 leak nothing.  The same happens when the refused entry replaces one
@@ -57,8 +57,9 @@ IOVA = 0x40000000
 DID = 5
 FL_PRW_US = 0x7                 # P, R/W, U/S
 PE_SRE = 1 << 0                 # PASID entry qword 2
+PE_EAFE = 1 << 7
 
-DEV_CFG = 'iommu=vtd\nname=attach-fail\n'   # default host ECAP: no SRS
+DEV_CFG = 'iommu=vtd\nname=attach-fail\n'   # default host ECAP: no SRS/EAFS
 
 
 class Guest:
@@ -72,22 +73,22 @@ class Guest:
         self.gcmd |= set_bits
         self.q.writel(VTD + GCMD, self.gcmd | oneshot)
 
-    def pasid_entry(self, sre):
+    def pasid_entry(self, flags):
         q = self.q
         q.writeq(G_PTBL, 1 | (2 << 2) | (1 << 6))     # P, FPD off, AW, FLT
         q.writeq(G_PTBL + 8, DID)
-        q.writeq(G_PTBL + 16, G_PML4 | (PE_SRE if sre else 0))
+        q.writeq(G_PTBL + 16, G_PML4 | flags)
         for i in range(3, 8):
             q.writeq(G_PTBL + i * 8, 0)
 
-    def tables(self, sre):
+    def tables(self, flags):
         q = self.q
         for base in (G_ROOT, G_PML4):
             q.memwrite(base, bytes(0x4000))
         q.writeq(G_ROOT + DEV[0] * 16, G_CTX | 1)
         q.writeq(G_CTX + (DEV[1] * 8 + DEV[2]) * 32, G_PDIR | 1)
         q.writeq(G_PDIR, G_PTBL | 1)
-        self.pasid_entry(sre)
+        self.pasid_entry(flags)
         q.writeq(G_PML4, G_PDPT | FL_PRW_US)
         q.writeq(G_PDPT + ((IOVA >> 30) & 511) * 8, G_PD | FL_PRW_US)
         q.writeq(G_PD, G_PT | FL_PRW_US)
@@ -197,35 +198,47 @@ def run(t, tmp):
         t.ok(q.readl(BAR + R_ID) == ID_VALUE, 'BAR0 ID register')
         g = Guest(q)
 
-        # 1. translation enabled with an SRE entry: refused from stage 2
+        # 1. translation enabled with an EAFE entry: refused from stage 2
         start = len(read_log(env))
-        g.tables(sre=True)
-        t.ok(g.enable(), 'guest enables translation (SRE in its entry)')
-        refused_then_blocked(t, q, env, start, 'SRE entry from stage 2')
+        g.tables(PE_EAFE)
+        t.ok(g.enable(), 'guest enables translation (EAFE in its entry)')
+        refused_then_blocked(t, q, env, start, 'EAFE entry from stage 2')
         t.ok('cannot attach' in q.stderr(),
              'QEMU says why the device is blocked')
 
-        # 2. the guest drops SRE: bound
-        g.pasid_entry(sre=False)
+        # 2. the guest drops EAFE: bound
+        g.pasid_entry(0)
         t.ok(g.pasid_cache_inv(), 'PASID-cache invalidation completes')
         s1 = q.readl(BAR + R_ATTACHED_PT)
         t.ok(q.readl(BAR + R_DOMAIN_KIND) == DOMAIN_VTD_NESTED and s1,
-             'without SRE the device is nested (HWPT %d)' % s1)
+             'without EAFE the device is nested (HWPT %d)' % s1)
         t.ok(dev_read(q, IOVA) == b'\xaa' * 16, 'DMA through stage 1')
 
-        # 3. SRE again, replacing a bound nested HWPT
+        # 3. EAFE again, replacing a bound nested HWPT
         start = len(read_log(env))
-        g.pasid_entry(sre=True)
+        g.pasid_entry(PE_EAFE)
         t.ok(g.pasid_cache_inv(), 'PASID-cache invalidation completes')
-        refused_then_blocked(t, q, env, start, 'SRE entry replacing S1',
+        refused_then_blocked(t, q, env, start, 'EAFE entry replacing S1',
                              old_s1=s1)
 
         # 4. and back
-        g.pasid_entry(sre=False)
+        g.pasid_entry(0)
         t.ok(g.pasid_cache_inv() and
              q.readl(BAR + R_DOMAIN_KIND) == DOMAIN_VTD_NESTED and
              dev_read(q, IOVA) == b'\xaa' * 16,
-             'bound again once the guest drops SRE')
+             'bound again once the guest drops EAFE')
+
+        # 4b. SRE, which the vIOMMU offers (ECAP.SRS) and this host lacks:
+        # it only matters for requests with PASID, none of which are bound,
+        # so QEMU drops it and the device stays nested, no attach refused
+        start = len(read_log(env))
+        g.pasid_entry(PE_SRE)
+        t.ok(g.pasid_cache_inv() and
+             q.readl(BAR + R_DOMAIN_KIND) == DOMAIN_VTD_NESTED and
+             dev_read(q, IOVA) == b'\xaa' * 16 and
+             not any('ATTACH' in line and '-> -E' in line
+                     for line in read_log(env)[start:]),
+             'SRE on a host without SRS: still nested, no attach refused')
 
         # 5. unplug: QEMU hands the device back and frees what it made
         q.qmp_cmd('device_del', id='dev0')
