@@ -82,7 +82,7 @@ info "cross-compiling the test driver (static)"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/bin" "$STAGE/lib/aarch64-linux-gnu"
 ccache "${CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$STAGE/bin/e2e-driver" \
-    "$E2E/driver.c"
+    "$E2E/driver.c" "$E2E/driver-lib.c"
 
 # --- stage the binary, its libraries and the dynamic loader -----------------
 # Laid out as on Debian (libraries in /lib/aarch64-linux-gnu, the loader at

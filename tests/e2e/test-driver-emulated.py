@@ -28,7 +28,8 @@ def main():
     exe = BUILD / 'e2e' / 'e2e-driver-native'
     exe.parent.mkdir(parents=True, exist_ok=True)
     cc = subprocess.run(['cc', '-O2', '-Wall', '-Wextra', '-Werror', '-o',
-                         str(exe), str(TOP / 'e2e' / 'driver.c')],
+                         str(exe), str(TOP / 'e2e' / 'driver.c'),
+                         str(TOP / 'e2e' / 'driver-lib.c')],
                         capture_output=True, text=True)
     if not t.ok(cc.returncode == 0, 'e2e/driver.c builds for this machine'):
         t.diag(cc.stderr)
