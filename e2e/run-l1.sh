@@ -38,9 +38,10 @@ case $L1_ARCH in
         LOG=$OUT/l1-console-x86_64.log
         # Linux binds iommufd devices only with isolated MSIs: interrupt
         # remapping.  The L2 guest's DMA addresses all fit edu's 28-bit
-        # mask.
+        # mask.  -nodefaults: SeaBIOS spends 30 s on q35's default empty
+        # CD-ROM before it boots the kernel.
         # shellcheck disable=SC2054 # the commas are in -device values
-        machine=(-M q35 -accel tcg -cpu max
+        machine=(-M q35 -accel tcg -cpu max -nodefaults
                  -device intel-iommu,intremap=on,x-scalable-mode=on,x-flts=on,x-nested=on,caching-mode=on
                  -device edu)
         console="ttyS0 intel_iommu=on" ;;
