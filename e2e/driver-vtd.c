@@ -463,6 +463,24 @@ int main(int argc, char **argv)
     check(holds(PAGE_DST, 0x11), "pass-through: page A copied to 0x%llx by "
           "guest physical address", PAGE_DST);
 
+    /* first stage again, so that the unplug finds the device nested */
+    write_pasid_entry(PE_P | PE_AW_48 | PE_FIRST_STAGE, DID2, fs_pml4(1));
+    pc_inv(DID2);
+    iq_put(INV_PIOTLB_PASID | (uint64_t)DID2 << 16, 0);
+    if (emulated) {
+        /*
+         * QEMU takes an emulated device out of pass-through only on a
+         * context-cache invalidation (vtd_switch_address_space()); Linux
+         * sends none for a PASID entry change, a host device needs none.
+         */
+        iq_put(INV_CC_GLOBAL, 0);
+    }
+    check(iq_submit(), "first-stage PASID entry again: PASID-cache and "
+          "IOTLB invalidation + wait completed");
+    fill(PAGE_DST, 0x00);
+    check(copy_through_edu(IOVA_SRC, IOVA_DST) && holds(PAGE_DST, 0x11),
+          "nested again after pass-through: the first-stage table is used");
+
     /*
      * Native PCIe hot-unplug: intel-iommu gives the device back to VFIO's
      * nesting parent and frees its nested HWPT, VFIO frees the parent and
@@ -484,10 +502,10 @@ int main(int argc, char **argv)
     check(trace_count("iommufd_backend_alloc_hwpt ", "flags=0x1 ", "(0)") == 1,
           "the L1 kernel allocated one nesting-parent HWPT");
     check(n_s1_bound > n_s1 && n_s1_rebound > n_s1_bound,
-          "a nested HWPT was allocated for the first-stage PASID entry and "
-          "another for the changed one");
+          "a nested HWPT was allocated for the first-stage PASID entry, "
+          "another for the changed one (and one after pass-through)");
     check(trace_count("iommufd_backend_alloc_hwpt ", "hwpt_type=1 ", "(0)")
-          >= 2 && trace_count("iommufd_backend_alloc_", "(-", NULL) == 0,
+          >= 3 && trace_count("iommufd_backend_alloc_", "(-", NULL) == 0,
           "every allocation succeeded in the L1 kernel (%d nested HWPTs of "
           "type IOMMU_HWPT_DATA_VTD_S1)",
           trace_count("iommufd_backend_alloc_hwpt ", "hwpt_type=1 ", "(0)"));
