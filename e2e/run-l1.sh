@@ -4,7 +4,8 @@
 #   L1_ARCH=arm64 (default): virt with an SMMUv3 (stage 1 over stage 2);
 #     console log build/e2e/l1-console.log.
 #   L1_ARCH=x86_64 (the Intel chain): q35 with an intel-iommu that nests
-#     (x-nested=on, patches 46-49) and remaps interrupts; console log
+#     (x-nested=on, the series' emulated nested VT-d) and remaps
+#     interrupts; console log
 #     build/e2e/l1-console-x86_64.log.
 # The console goes to stdout and to the log.
 #
