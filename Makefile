@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e e2e-intel clean distclean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make sim        build the iommufd simulator (build/sim)"
 	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
+	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
 
 deps:
 	@scripts/deps.sh
@@ -72,6 +73,11 @@ bench: build sim guest
 # L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).
 e2e: build
 	@e2e/run.sh
+
+# The same for Intel: L0 emulates a nesting VT-d (x-nested=on), L1 is x86_64
+# Linux 7.2, L2 is build/obj's qemu-system-x86_64 with intel-iommu x-flts=on.
+e2e-intel: build
+	@L1_ARCH=x86_64 e2e/run.sh
 
 clean:
 	rm -rf build/obj build/sim build/series build/test-logs

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Build the arm64 Linux kernel that runs as L1 in the real-kernel end-to-end
-# test: Debian's linux-source package, allnoconfig plus e2e/kernel.config,
-# cross-compiled with Debian's aarch64-linux-gnu toolchain.
+# Build the Linux kernel that runs as L1 in the real-kernel end-to-end
+# tests: Debian's linux-source package, allnoconfig plus a fragment.
+#   L1_ARCH=arm64 (default): e2e/kernel.config, cross-compiled with Debian's
+#     aarch64-linux-gnu toolchain; output build/e2e/Image.
+#   L1_ARCH=x86_64: e2e/kernel-x86_64.config, built natively (the Intel
+#     chain, e2e/README.md); output build/e2e/bzImage.
 #
-# Output: build/e2e/Image (and build/e2e/Image.hash, the hash of the inputs).
-# Built kernels are kept in E2E_CACHE (default ~/.cache/qemu-nested-viommu/e2e)
-# by the hash of their inputs, so a fresh clone on the same machine does not
+# Next to the image, <image>.hash is the hash of the inputs.  Built kernels
+# are kept in E2E_CACHE (default ~/.cache/qemu-nested-viommu/e2e) by the
+# hash of their inputs, so a fresh clone on the same machine does not
 # rebuild; scripts/linux-source.sh keeps the linux-source package there as
-# well and unpacks it into build/e2e/linux-source-$KVER.
+# well and unpacks it into build/e2e/linux-source-$KVER (one tree for both
+# architectures: each builds out of tree).
 # Needs root for apt.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -16,23 +20,42 @@ KVER=${KVER:-7.2}
 E2E=$TOP/e2e
 OUT=$BUILD/e2e
 SRC=$OUT/linux-source-$KVER
-KOBJ=$OUT/kobj-$KVER
-FRAG=$E2E/kernel.config
 CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-nested-viommu/e2e}
 JOBS=${JOBS:-$(nproc)}
-export ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+L1_ARCH=${L1_ARCH:-arm64}
+case $L1_ARCH in
+    arm64)
+        KOBJ=$OUT/kobj-$KVER
+        FRAG=$E2E/kernel.config
+        IMAGE=Image
+        export ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+        tools=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu) ;;
+    x86_64)
+        KOBJ=$OUT/kobj-x86_64-$KVER
+        FRAG=$E2E/kernel-x86_64.config
+        IMAGE=bzImage
+        export ARCH=x86_64
+        unset CROSS_COMPILE
+        # objtool needs libelf
+        tools=(gcc binutils libelf-dev) ;;
+    *) die "L1_ARCH must be arm64 or x86_64, not $L1_ARCH" ;;
+esac
+IMG=$OUT/$IMAGE
+# logs: kconfig.log and kbuild.log for arm64 (as before), -x86_64.log else
+sfx=
+[ "$L1_ARCH" = arm64 ] || sfx=-$L1_ARCH
 
 mkdir -p "$OUT"
 hash=$( { echo "linux-$KVER"; cat "$FRAG"; } | sha256sum | cut -d' ' -f1)
-if [ -f "$OUT/Image" ] && [ "$(cat "$OUT/Image.hash" 2>/dev/null)" = "$hash" ]; then
-    info "kernel up to date: $OUT/Image (inputs $hash)"
+if [ -f "$IMG" ] && [ "$(cat "$IMG.hash" 2>/dev/null)" = "$hash" ]; then
+    info "kernel up to date: $IMG (inputs $hash)"
     exit 0
 fi
-if [ -f "$CACHE/Image-$hash" ]; then
-    cp "$CACHE/Image-$hash" "$OUT/Image.tmp"
-    mv "$OUT/Image.tmp" "$OUT/Image"
-    echo "$hash" > "$OUT/Image.hash"
-    info "kernel from the cache: $CACHE/Image-$hash"
+if [ -f "$CACHE/$IMAGE-$hash" ]; then
+    cp "$CACHE/$IMAGE-$hash" "$IMG.tmp"
+    mv "$IMG.tmp" "$IMG"
+    echo "$hash" > "$IMG.hash"
+    info "kernel from the cache: $CACHE/$IMAGE-$hash"
     exit 0
 fi
 
@@ -46,8 +69,7 @@ apt_update() {
 }
 
 need_pkgs=()
-for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu make bc flex bison \
-         xz-utils; do
+for p in "${tools[@]}" make bc flex bison xz-utils; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
         need_pkgs+=("$p")
 done
@@ -67,7 +89,7 @@ KVER=$KVER "$TOP/scripts/linux-source.sh" > /dev/null
 info "configuring: allnoconfig + $(basename "$FRAG") (in $KOBJ)"
 mkdir -p "$KOBJ"
 (cd "$SRC" && scripts/kconfig/merge_config.sh -n -O "$KOBJ" "$FRAG") \
-    > "$OUT/kconfig.log" 2>&1 || { tail -n 30 "$OUT/kconfig.log" >&2; die "kconfig failed"; }
+    > "$OUT/kconfig$sfx.log" 2>&1 || { tail -n 30 "$OUT/kconfig$sfx.log" >&2; die "kconfig failed"; }
 # merge_config.sh reports options that did not survive; make that fatal.
 missing=$(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*\)=\(.*\)/\1=\2/p' "$FRAG" |
     while IFS= read -r line; do
@@ -76,15 +98,16 @@ missing=$(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*\)=\(.*\)/\1=\2/p' "$FRAG" |
 [ -z "$missing" ] || die "options not set in $KOBJ/.config:
 $missing"
 
-info "building Image with $JOBS jobs (log: $OUT/kbuild.log)"
+log=$OUT/kbuild$sfx.log
+info "building $IMAGE for $L1_ARCH with $JOBS jobs (log: $log)"
 start=$(date +%s)
-make -C "$SRC" O="$KOBJ" -j"$JOBS" Image > "$OUT/kbuild.log" 2>&1 ||
-    { tail -n 40 "$OUT/kbuild.log" >&2; die "kernel build failed"; }
+make -C "$SRC" O="$KOBJ" -j"$JOBS" "$IMAGE" > "$log" 2>&1 ||
+    { tail -n 40 "$log" >&2; die "kernel build failed"; }
 info "built in $(( $(date +%s) - start )) s"
-cp "$KOBJ/arch/arm64/boot/Image" "$OUT/Image.tmp"
-mv "$OUT/Image.tmp" "$OUT/Image"
-echo "$hash" > "$OUT/Image.hash"
+cp "$KOBJ/arch/$ARCH/boot/$IMAGE" "$IMG.tmp"
+mv "$IMG.tmp" "$IMG"
+echo "$hash" > "$IMG.hash"
 mkdir -p "$CACHE"
-cp "$OUT/Image" "$CACHE/Image-$hash.tmp"
-mv "$CACHE/Image-$hash.tmp" "$CACHE/Image-$hash"
-info "kernel: $OUT/Image ($(du -h "$OUT/Image" | cut -f1))"
+cp "$IMG" "$CACHE/$IMAGE-$hash.tmp"
+mv "$CACHE/$IMAGE-$hash.tmp" "$CACHE/$IMAGE-$hash"
+info "kernel: $IMG ($(du -h "$IMG" | cut -f1))"

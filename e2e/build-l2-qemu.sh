@@ -1,27 +1,95 @@
 #!/usr/bin/env bash
-# Cross-build the patched QEMU that runs as L2 inside the L1 guest of the
-# real-kernel end-to-end test: aarch64-softmmu only, for an arm64 host,
-# against Debian's arm64 multiarch -dev packages, plus the test driver.
+# Stage the patched QEMU that runs as L2 inside the L1 guest of the
+# real-kernel end-to-end tests, with its test driver and the shared
+# libraries it needs, in the layout they get in L1's initramfs.
 #
-# L2 only ever runs under the qtest accelerator (no vCPU executes), so TCG
-# and every optional feature are left out: the binary stays small enough
-# for an initramfs and the build takes a few minutes.  (KVM stays enabled:
+# L1_ARCH=arm64 (default): cross-build aarch64-softmmu for an arm64 host
+# against Debian's arm64 multiarch -dev packages (build/obj-l2).  L2 only
+# ever runs under the qtest accelerator (no vCPU executes), so TCG and
+# every optional feature are left out: the binary stays small enough for
+# an initramfs and the build takes a few minutes.  (KVM stays enabled:
 # QEMU needs at least one accelerator besides qtest to configure.)
-#
-# Output: build/e2e/l2/ (qemu-system-aarch64, e2e-driver and the shared
-# libraries QEMU needs, in the layout they get in L1's initramfs).
+# Output build/e2e/l2/ (qemu-system-aarch64, e2e-driver from driver.c).
 # Needs root the first time (multiarch packages).
+#
+# L1_ARCH=x86_64 (the Intel chain): L1 runs natively built programs, so
+# L2 is the patched qemu-system-x86_64 in build/obj as it is, with the
+# firmware q35 loads.  Output build/e2e/l2-x86_64/ (qemu-system-x86_64,
+# e2e-driver-vtd from driver-vtd.c).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
-need_base
 
 E2E=$TOP/e2e
 OUT=$BUILD/e2e
+L1_ARCH=${L1_ARCH:-arm64}
+JOBS=${JOBS:-$(nproc)}
+mkdir -p "$OUT"
+
+# Copy the dynamically linked program $1, stripped, to $STAGE/bin, the
+# shared libraries it needs (recursively) to $STAGE/lib/$TRIPLET and the
+# dynamic loader to the path the program names: laid out as on Debian, so
+# that L1 needs no ld.so.conf.  $CROSS is the binutils prefix.
+stage_program() {
+    local prog=$1 interp f so path
+    local -A seen=()
+    local queue=("$prog")
+
+    mkdir -p "$STAGE/bin" "$STAGE/lib/$TRIPLET"
+    "${CROSS}strip" -o "$STAGE/bin/$(basename "$prog")" "$prog"
+    interp=$("${CROSS}readelf" -l "$prog" |
+        sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+    [ -n "$interp" ] || die "no program interpreter in $prog"
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        for so in $("${CROSS}readelf" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [ -n "${seen[$so]:-}" ] && continue
+            seen[$so]=1
+            # libc names the loader too; it goes to its own path below
+            [ "$so" = "$(basename "$interp")" ] && continue
+            path=
+            for d in /lib/$TRIPLET /usr/lib/$TRIPLET; do
+                [ -e "$d/$so" ] && { path=$(readlink -f "$d/$so"); break; }
+            done
+            [ -n "$path" ] || die "library $so (needed by $(basename "$f")) not found"
+            "${CROSS}strip" --strip-unneeded -o "$STAGE/lib/$TRIPLET/$so" "$path"
+            queue+=("$path")
+        done
+    done
+    mkdir -p "$STAGE$(dirname "$interp")"
+    cp "$(readlink -f "$interp")" "$STAGE$interp"
+    info "L2: $(du -sh "$STAGE" | cut -f1) in $STAGE ($(ls "$STAGE/lib/$TRIPLET" | wc -l) libraries, loader $interp)"
+}
+
+if [ "$L1_ARCH" = x86_64 ]; then
+    STAGE=$OUT/l2-x86_64
+    CROSS=
+    TRIPLET=x86_64-linux-gnu
+    qemu=$OBJ/qemu-system-x86_64
+    [ -x "$qemu" ] || die "no $qemu: run 'make' first"
+    rm -rf "$STAGE"
+    mkdir -p "$STAGE/bin"
+    info "compiling the Intel test driver (static)"
+    ccache gcc -static -O2 -Wall -Wextra -Werror \
+        -o "$STAGE/bin/e2e-driver-vtd" "$E2E/driver-vtd.c" "$E2E/driver-lib.c"
+    stage_program "$qemu"
+    # What q35 loads under qtest, where the build's firmware path finds it
+    for fw in seabios/bios-256k.bin qemu/kvmvapic.bin; do
+        src=$OBJ/qemu-bundle/usr/share/$fw
+        [ -e "$src" ] || src=/usr/share/$fw
+        [ -e "$src" ] || die "no $fw (Debian's seabios and qemu-system-data)"
+        mkdir -p "$STAGE/usr/share/$(dirname "$fw")"
+        cp "$(readlink -f "$src")" "$STAGE/usr/share/$fw"
+    done
+    exit 0
+fi
+[ "$L1_ARCH" = arm64 ] || die "L1_ARCH must be arm64 or x86_64, not $L1_ARCH"
+
+need_base
 L2OBJ=$BUILD/obj-l2
 STAGE=$OUT/l2
 CROSS=aarch64-linux-gnu-
-JOBS=${JOBS:-$(nproc)}
-mkdir -p "$OUT"
+TRIPLET=aarch64-linux-gnu
 
 # --- packages -------------------------------------------------------------
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -80,40 +148,9 @@ ninja -C "$L2OBJ" -j"$JOBS" qemu-system-aarch64 > "$OUT/l2-build.log" 2>&1 ||
 # --- driver -----------------------------------------------------------------
 info "cross-compiling the test driver (static)"
 rm -rf "$STAGE"
-mkdir -p "$STAGE/bin" "$STAGE/lib/aarch64-linux-gnu"
+mkdir -p "$STAGE/bin"
 ccache "${CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$STAGE/bin/e2e-driver" \
-    "$E2E/driver.c"
+    "$E2E/driver.c" "$E2E/driver-lib.c"
 
-# --- stage the binary, its libraries and the dynamic loader -----------------
-# Laid out as on Debian (libraries in /lib/aarch64-linux-gnu, the loader at
-# the path the binary names), so that L1 needs no ld.so.conf.
-"${CROSS}strip" -o "$STAGE/bin/qemu-system-aarch64" "$L2OBJ/qemu-system-aarch64"
-interp=$("${CROSS}readelf" -l "$L2OBJ/qemu-system-aarch64" |
-    sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
-[ -n "$interp" ] || die "no program interpreter in the L2 binary"
-libdirs=(/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
-find_lib() {
-    local d
-    for d in "${libdirs[@]}"; do
-        [ -e "$d/$1" ] && { readlink -f "$d/$1"; return 0; }
-    done
-    return 1
-}
-declare -A seen=()
-queue=("$L2OBJ/qemu-system-aarch64")
-while [ ${#queue[@]} -gt 0 ]; do
-    f=${queue[0]}
-    queue=("${queue[@]:1}")
-    for so in $("${CROSS}readelf" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-        [ -n "${seen[$so]:-}" ] && continue
-        seen[$so]=1
-        # libc names the loader too; it goes to its own path below
-        [ "$so" = "$(basename "$interp")" ] && continue
-        path=$(find_lib "$so") || die "library $so (needed by $(basename "$f")) not found"
-        "${CROSS}strip" --strip-unneeded -o "$STAGE/lib/aarch64-linux-gnu/$so" "$path"
-        queue+=("$path")
-    done
-done
-mkdir -p "$STAGE$(dirname "$interp")"
-cp "$(readlink -f "$interp")" "$STAGE$interp"
-info "L2: $(du -sh "$STAGE" | cut -f1) in $STAGE ($(ls "$STAGE/lib/aarch64-linux-gnu" | wc -l) libraries, loader $interp)"
+# --- the binary, its libraries and the dynamic loader ----------------------
+stage_program "$L2OBJ/qemu-system-aarch64"

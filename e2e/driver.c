@@ -25,23 +25,14 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "driver-lib.h"
 
 /* L2 machine: virt, highmem=off */
 #define ECAM_BASE       0x3f000000ULL
@@ -105,341 +96,24 @@
 #define STE_BYPASS      4
 #define STE_S1          5
 
-/* edu (hw/misc/edu.c) */
-#define EDU_ID          0x11e81234
-#define EDU_IDENT       0x00
-#define EDU_LIVENESS    0x04
-#define EDU_DMA_SRC     0x80
-#define EDU_DMA_DST     0x88
-#define EDU_DMA_CNT     0x90
-#define EDU_DMA_CMD     0x98
-#define EDU_BUF         0x40000
-#define EDU_CMD_RUN     1
-#define EDU_CMD_TO_RAM  2
 
-#define XFER            4096
-
-static pid_t qemu_pid;
-static FILE *qtest;
-static FILE *qmp;
-static char *qmp_path;
-static const char *trace_log;
-static char *stderr_log;
-static char *sock_path;
-static int failures;
 static uint32_t cmdq_prod;
-
-static void stop_qemu(int sig)
-{
-    if (qemu_pid > 0) {
-        kill(qemu_pid, sig);
-    }
-}
-
-static void dump_file(const char *path, const char *what)
-{
-    char line[512];
-    FILE *f = path ? fopen(path, "r") : NULL;
-
-    if (!f) {
-        return;
-    }
-    while (fgets(line, sizeof(line), f)) {
-        printf("e2e-driver: L2 %s: %s", what, line);
-    }
-    fclose(f);
-}
-
-/* QEMU's messages and trace, for the console when something went wrong */
-static void dump_log(void)
-{
-    dump_file(stderr_log, "stderr");
-    dump_file(trace_log, "trace");
-}
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "e2e-driver: FAIL: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    stop_qemu(SIGKILL);
-    if (sock_path) {
-        unlink(sock_path);
-    }
-    fflush(stderr);
-    dump_log();
-    printf("e2e-driver: FAIL\n");
-    exit(1);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    die("timeout");
-}
-
-static void check(bool ok, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("e2e-driver: %s: ", ok ? "ok" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (!ok) {
-        failures++;
-    }
-}
-
-/* --- qtest protocol ------------------------------------------------------ */
-
-static char reply[2 * XFER + 64];
-
-/* Send one command and return the "OK ..." reply (without "OK") */
-static const char *qcmd(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vfprintf(qtest, fmt, ap);
-    va_end(ap);
-    fputc('\n', qtest);
-    fflush(qtest);
-    for (;;) {
-        size_t n;
-
-        if (!fgets(reply, sizeof(reply), qtest)) {
-            die("qtest connection closed (did QEMU exit?)");
-        }
-        n = strlen(reply);
-        if (n && reply[n - 1] == '\n') {
-            reply[n - 1] = 0;
-        }
-        if (!strncmp(reply, "IRQ", 3)) {
-            continue;       /* asynchronous, not a reply */
-        }
-        if (strncmp(reply, "OK", 2)) {
-            die("qtest: '%s'", reply);
-        }
-        return reply[2] ? reply + 3 : reply + 2;
-    }
-}
-
-static uint64_t rd(int bits, uint64_t addr)
-{
-    return strtoull(qcmd("read%c 0x%" PRIx64, bits == 8 ? 'b' :
-                         bits == 16 ? 'w' : bits == 32 ? 'l' : 'q', addr),
-                    NULL, 0);
-}
-
-static void wr(int bits, uint64_t addr, uint64_t val)
-{
-    qcmd("write%c 0x%" PRIx64 " 0x%" PRIx64, bits == 8 ? 'b' :
-         bits == 16 ? 'w' : bits == 32 ? 'l' : 'q', addr, val);
-}
-
-#define readl(a)        ((uint32_t)rd(32, a))
-#define readq(a)        rd(64, a)
-#define writew(a, v)    wr(16, a, v)
-#define writel(a, v)    wr(32, a, v)
-#define writeq(a, v)    wr(64, a, v)
-
-static void memwrite(uint64_t addr, const uint8_t *buf, size_t len)
-{
-    static char hex[2 * XFER + 1];
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        sprintf(hex + 2 * i, "%02x", buf[i]);
-    }
-    qcmd("write 0x%" PRIx64 " 0x%zx 0x%s", addr, len, hex);
-}
-
-static void memread(uint64_t addr, uint8_t *buf, size_t len)
-{
-    const char *p = qcmd("read 0x%" PRIx64 " 0x%zx", addr, len);
-    size_t i;
-
-    if (strncmp(p, "0x", 2) || strlen(p + 2) < 2 * len) {
-        die("qtest read: '%s'", p);
-    }
-    for (i = 0; i < len; i++) {
-        unsigned v;
-
-        sscanf(p + 2 + 2 * i, "%2x", &v);
-        buf[i] = v;
-    }
-}
-
-static void start_qemu(int argc, char **argv)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    char **args = calloc(argc + 24, sizeof(char *));
-    char *qtest_arg, *qmp_arg;
-    int lfd, fd, i, n = 0, logfd;
-
-    if (asprintf(&sock_path, "/tmp/e2e-qtest-%d.sock", getpid()) < 0 ||
-        asprintf(&qtest_arg, "unix:%s", sock_path) < 0 ||
-        asprintf(&qmp_path, "/tmp/e2e-qmp-%d.sock", getpid()) < 0 ||
-        asprintf(&qmp_arg, "unix:%s,server=on,wait=off", qmp_path) < 0 ||
-        !args) {
-        die("out of memory");
-    }
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
-    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    unlink(sock_path);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
-        listen(lfd, 1)) {
-        die("qtest socket %s: %s", sock_path, strerror(errno));
-    }
-
-    for (i = 0; i < argc; i++) {
-        args[n++] = argv[i];
-    }
-    args[n++] = "-accel";
-    args[n++] = "qtest";
-    args[n++] = "-qtest";
-    args[n++] = qtest_arg;
-    args[n++] = "-qtest-log";
-    args[n++] = "/dev/null";
-    args[n++] = "-qmp";
-    args[n++] = qmp_arg;
-    /* what QEMU asks of the L1 kernel, with the ids the kernel returns */
-    args[n++] = "-trace";
-    args[n++] = "iommufd_backend_alloc_*";
-    args[n++] = "-trace";
-    args[n++] = "iommufd_backend_invalidate_cache";
-    args[n++] = "-trace";
-    args[n++] = "smmuv3_accel_*";
-    args[n++] = "-trace";
-    args[n++] = "iommufd_backend_free_id";
-    args[n++] = "-D";
-    args[n++] = (char *)trace_log;
-    args[n] = NULL;
-
-    printf("e2e-driver: L2:");
-    for (i = 0; i < n; i++) {
-        printf(" %s", args[i]);
-    }
-    printf("\n");
-    fflush(stdout);
-
-    if (asprintf(&stderr_log, "%s.stderr", trace_log) < 0) {
-        die("out of memory");
-    }
-    unlink(trace_log);
-    logfd = open(stderr_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    qemu_pid = fork();
-    if (qemu_pid < 0) {
-        die("fork: %s", strerror(errno));
-    }
-    if (!qemu_pid) {
-        /* QEMU's own messages (errors, warnings) */
-        if (logfd >= 0) {
-            dup2(logfd, 2);
-        }
-        close(lfd);
-        execv(args[0], args);
-        fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
-        _exit(127);
-    }
-    if (logfd >= 0) {
-        close(logfd);
-    }
-
-    /* QEMU connects while it parses its options; it may also just exit */
-    for (;;) {
-        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-        int status;
-
-        if (poll(&pfd, 1, 100) > 0) {
-            break;
-        }
-        if (waitpid(qemu_pid, &status, WNOHANG) == qemu_pid) {
-            qemu_pid = 0;
-            die("QEMU exited (status 0x%x) before it connected", status);
-        }
-    }
-    fd = accept(lfd, NULL, NULL);
-    if (fd < 0) {
-        die("QEMU did not connect to %s: %s", sock_path, strerror(errno));
-    }
-    close(lfd);
-    unlink(sock_path);
-    qtest = fdopen(fd, "r+");
-    if (!qtest) {
-        die("fdopen: %s", strerror(errno));
-    }
-}
-
-/* SIGTERM, as a user would: QEMU tears down the vSMMU's host objects */
-static int stop_qemu_wait(void)
-{
-    int status = 0;
-
-    fclose(qtest);
-    qtest = NULL;
-    kill(qemu_pid, SIGTERM);
-    if (waitpid(qemu_pid, &status, 0) < 0) {
-        return -1;
-    }
-    qemu_pid = 0;
-    return status;
-}
-
-/* --- QMP: just enough for device_del ------------------------------------ */
-
-static void qmp_connect(void)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", qmp_path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-        die("QMP socket %s: %s", qmp_path, strerror(errno));
-    }
-    qmp = fdopen(fd, "r+");
-    if (!qmp) {
-        die("fdopen: %s", strerror(errno));
-    }
-}
-
-/*
- * Send @cmd (or nothing) and read lines until one contains @want; events
- * on the way are skipped.  False if QMP reports an error first.
- */
-static bool qmp_wait(const char *cmd, const char *want)
-{
-    static char line[4096];
-
-    if (cmd) {
-        fprintf(qmp, "%s\n", cmd);
-        fflush(qmp);
-    }
-    while (fgets(line, sizeof(line), qmp)) {
-        if (strstr(line, want)) {
-            return true;
-        }
-        if (strstr(line, "\"error\"")) {
-            printf("e2e-driver: QMP: %s", line);
-            return false;
-        }
-    }
-    die("QMP connection closed");
-    return false;
-}
 
 /* --- the L2 guest: PCI, SMMUv3, edu -------------------------------------- */
 
-static uint64_t ecam(int devfn, int reg)
+static uint64_t ecam(int bus, int devfn, int reg)
 {
-    return ECAM_BASE + ((uint64_t)devfn << 12) + reg;
+    return ECAM_BASE + ((uint64_t)(bus << 8 | devfn) << 12) + reg;
+}
+
+uint32_t cfg_read(int bus, int devfn, int reg, int bits)
+{
+    return rd(bits, ecam(bus, devfn, reg));
+}
+
+void cfg_write(int bus, int devfn, int reg, int bits, uint32_t val)
+{
+    wr(bits, ecam(bus, devfn, reg), val);
 }
 
 static void cmd_push(uint64_t w0, uint64_t w1)
@@ -541,183 +215,31 @@ static void smmu_enable(void)
     writel(SMMU_BASE + SMMU_CR0, 1 | 4 | 8);       /* SMMUEN EVTQEN CMDQEN */
 }
 
-/* One edu DMA; false if the engine did not finish */
-static bool edu_dma(uint64_t src, uint64_t dst, bool to_ram)
-{
-    struct timespec t0, t;
-    uint64_t bar = PCIE_MMIO;
-
-    writeq(bar + EDU_DMA_SRC, src);
-    writeq(bar + EDU_DMA_DST, dst);
-    writeq(bar + EDU_DMA_CNT, XFER);
-    writel(bar + EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do {
-        if (!(readl(bar + EDU_DMA_CMD) & EDU_CMD_RUN)) {
-            return true;
-        }
-        /*
-         * With vfio-pci, L0's edu runs the DMA on its own clock; the
-         * clock_step only matters for an emulated edu in L2 (a dry run
-         * of this driver without the L1 kernel).
-         */
-        qcmd("clock_step 10000000");
-        usleep(10000);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while (t.tv_sec - t0.tv_sec < 20);
-    return false;
-}
-
-/* RAM -> edu -> RAM through the IOVAs: the device copies a page */
-static bool copy_through_edu(uint64_t src, uint64_t dst)
-{
-    return edu_dma(src, EDU_BUF, false) && edu_dma(EDU_BUF, dst, true);
-}
-
-static void fill(uint64_t gpa, uint8_t seed)
-{
-    uint8_t buf[XFER];
-    size_t i;
-
-    for (i = 0; i < sizeof(buf); i++) {
-        buf[i] = seed + i * 7 + (i >> 8);
-    }
-    memwrite(gpa, buf, sizeof(buf));
-}
-
-/* Does the page at @gpa hold what fill(, @seed) wrote? */
-static bool holds(uint64_t gpa, uint8_t seed)
-{
-    uint8_t buf[XFER];
-    size_t i;
-
-    memread(gpa, buf, sizeof(buf));
-    for (i = 0; i < sizeof(buf); i++) {
-        if (buf[i] != (uint8_t)(seed + i * 7 + (i >> 8))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* --- what the L1 kernel created, from QEMU's trace ------------------------ */
 
-/* Lines of the trace log with @event and the optional @a and @b */
-static int trace_count(const char *event, const char *a, const char *b)
-{
-    char line[512];
-    FILE *f = fopen(trace_log, "r");
-    int n = 0;
+/* What the report shows */
+static const char *const report_events[] = {
+    "iommufd_backend_alloc_hwpt ", "smmuv3_accel_alloc_viommu ",
+    "smmuv3_accel_alloc_vdev ", "smmuv3_accel_alloc_nested ",
+    "smmuv3_accel_attach ", "smmuv3_accel_flush_cmds ",
+    "smmuv3_accel_free_vdev ", "smmuv3_accel_free_viommu ",
+    "iommufd_backend_free_id ", NULL
+};
 
-    if (!f) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f)) {
-        if (strstr(line, event) && (!a || strstr(line, a)) &&
-            (!b || strstr(line, b))) {
-            n++;
-        }
-    }
-    fclose(f);
-    return n;
-}
-
-static void trace_print(void)
-{
-    static const char *const events[] = {
-        "iommufd_backend_alloc_hwpt ", "smmuv3_accel_alloc_viommu ",
-        "smmuv3_accel_alloc_vdev ", "smmuv3_accel_alloc_nested ",
-        "smmuv3_accel_attach ", "smmuv3_accel_flush_cmds ",
-        "smmuv3_accel_free_vdev ", "smmuv3_accel_free_viommu ",
-        "iommufd_backend_free_id ",
-    };
-    char line[512];
-    FILE *f = fopen(trace_log, "r");
-    size_t i;
-
-    printf("e2e-driver: what L2 QEMU asked of the L1 kernel (%s):\n",
-           trace_log);
-    if (!f) {
-        return;
-    }
-    while (fgets(line, sizeof(line), f)) {
-        for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-            char *p = strstr(line, events[i]);
-
-            if (p) {
-                printf("  %s", p);
-                break;
-            }
-        }
-    }
-    fclose(f);
-}
-
-/* The guest's answer to the attention button: slot power off */
-static void slot_power_off(void)
-{
-    uint8_t cap;
-    uint16_t ctl;
-
-    for (cap = rd(8, ecam(RP_DEVFN, 0x34)); cap;
-         cap = rd(8, ecam(RP_DEVFN, cap + 1))) {
-        if (rd(8, ecam(RP_DEVFN, cap)) == 0x10) {     /* PCI Express */
-            break;
-        }
-    }
-    if (!cap) {
-        die("no PCI Express capability on the root port");
-    }
-    /* Slot Control: indicators off, power controller off */
-    ctl = rd(16, ecam(RP_DEVFN, cap + 0x18)) & ~0x0700;
-    writew(ecam(RP_DEVFN, cap + 0x18), ctl | 0x0700);
-}
+/* -trace patterns for L2 QEMU */
+static const char *const trace_events[] = {
+    "iommufd_backend_alloc_*", "iommufd_backend_invalidate_cache",
+    "smmuv3_accel_*", "iommufd_backend_free_id", NULL
+};
 
 int main(int argc, char **argv)
 {
     int status, n_nested, n_nested_after, n_flush, n_flush_after, n_free;
-    bool emulated = false;
+    bool emulated;
     uint32_t v, v_idr0;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    trace_log = getenv("E2E_TRACE_LOG") ?: "/tmp/e2e-l2-trace.log";
-    if (argc > 1 && !strcmp(argv[1], "--emulated")) {
-        emulated = true;
-        argc--;
-        argv++;
-    }
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s [--emulated] QEMU [QEMU-ARGS...]\n",
-                argv[0]);
-        return 2;
-    }
-    signal(SIGALRM, on_alarm);
-    signal(SIGPIPE, SIG_IGN);
-    alarm(600);
-
-    start_qemu(argc - 1, argv + 1);
-    printf("e2e-driver: L2 QEMU is up (pid %d)\n", qemu_pid);
-
-    /*
-     * PCI: what firmware would do: number the bus behind the root port,
-     * open its memory window over the BAR, enable it
-     */
-    writel(ecam(RP_DEVFN, 0x18), 0x00010100);       /* buses 0, 1, 1 */
-    writel(ecam(RP_DEVFN, 0x20), (PCIE_MMIO >> 16) | (PCIE_MMIO & ~0xfffffULL));
-    writew(ecam(RP_DEVFN, 0x04), 0x6);              /* MEM, bus master */
-    v = readl(ecam(DEV_SID, 0));
-    check(v == EDU_ID, "vendor/device of the VFIO device is 0x%08x "
-          "(edu 0x%08x)", v, EDU_ID);
-    if (v != EDU_ID) {
-        die("the VFIO device is not edu");
-    }
-    writel(ecam(DEV_SID, 0x10), PCIE_MMIO);             /* BAR0 */
-    writew(ecam(DEV_SID, 0x04), 0x6);                   /* MEM, bus master */
-    v = readl(PCIE_MMIO + EDU_IDENT);
-    check((v & 0xff) == 0xed, "edu ident through the VFIO BAR: 0x%08x", v);
-    writel(PCIE_MMIO + EDU_LIVENESS, 0x12345678);
-    v = readl(PCIE_MMIO + EDU_LIVENESS);
-    check(v == ~0x12345678u, "edu liveness register inverts (0x%08x)", v);
+    emulated = driver_start(argc, argv, trace_events);
+    edu_setup(RP_DEVFN, PCIE_MMIO);
 
     v = v_idr0 = readl(SMMU_BASE + SMMU_IDR0);
     check(v & 2, "vSMMU IDR0 0x%08x has stage 1", v);
@@ -822,15 +344,7 @@ int main(int argc, char **argv)
      * an object another one still uses.
      */
     n_free = trace_count("iommufd_backend_free_id ", "(0)", NULL);
-    qmp_connect();
-    check(qmp_wait(NULL, "\"QMP\"") &&
-          qmp_wait("{\"execute\":\"qmp_capabilities\"}", "\"return\"") &&
-          qmp_wait("{\"execute\":\"device_del\",\"arguments\":"
-                   "{\"id\":\"" DEV_ID "\"}}", "\"return\""),
-          "device_del %s accepted", DEV_ID);
-    slot_power_off();
-    check(qmp_wait(NULL, "DEVICE_DELETED"), "DEVICE_DELETED after the guest "
-          "powered the slot off");
+    unplug(RP_DEVFN, DEV_ID);
     check(readl(SMMU_BASE + SMMU_IDR0) == v_idr0, "L2 QEMU runs on after "
           "the unplug");
 
@@ -842,7 +356,7 @@ int main(int argc, char **argv)
     if (emulated) {
         goto out;
     }
-    trace_print();
+    trace_print(report_events);
     check(trace_count("iommufd_backend_alloc_hwpt ", "flags=0x1 ", "(0)") == 1,
           "the L1 kernel allocated one nesting-parent HWPT");
     check(trace_count("iommufd_backend_alloc_viommu ", "(0)", NULL) == 1,
@@ -868,9 +382,5 @@ int main(int argc, char **argv)
           "the TLBI was forwarded to the L1 kernel and accepted");
 
 out:
-    if (failures) {
-        dump_log();
-    }
-    printf("e2e-driver: %s\n", failures ? "FAIL" : "PASS");
-    return failures ? 1 : 0;
+    return driver_finish();
 }

@@ -17,8 +17,10 @@ qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests
 
 "$TOP/scripts/guest-build.sh" amd64
 "$TOP/scripts/guest-build.sh" arm64
-# The real-kernel test (tests/e2e): L1 kernel, L2 cross-build, initramfs.
+# The real-kernel tests (tests/e2e): L1 kernel, L2, initramfs, for the ARM
+# chain and the Intel one.
 "$TOP/e2e/build.sh"
+L1_ARCH=x86_64 "$TOP/e2e/build.sh"
 
 args=()
 if [ -f "$TOP/sim/meson.build" ]; then

@@ -12,9 +12,6 @@ does that).
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,31 +22,11 @@ import qemutest  # noqa: E402
 
 def main():
     t = qemutest.Tap()
-    env = dict(os.environ)
-    env.setdefault('QEMU', str(Path(qemutest.default_qemu()).parent /
-                               'qemu-system-aarch64'))
-    env.setdefault('TIMEOUT', '900')
-    r = subprocess.run(['bash', str(TOP / 'e2e' / 'run-l1.sh')], env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    out = r.stdout
-    m = re.search(r'^e2e: (\S+) driver: (\S+)', out, re.M)
-    t.ok(m is not None and m.group(2) == 'vfio-pci',
-         'L1 (Linux %s) bound edu %s to vfio-pci'
-         % ((re.search(r'L1 init, kernel (\S+)', out) or [None, '?'])[1],
-            m.group(1) if m else '(not found)'))
+    out, rc = qemutest.real_kernel_run(t, 'arm64', 'qemu-system-aarch64')
     t.ok('probe: PASS' in out,
          'L1 kernel: the probe created a nesting parent, vIOMMU, vDEVICE '
          'and a nested HWPT')
-    passed = qemutest.tap_from_driver(t, out)
-    t.ok(passed, 'L2: the driver reached PASS')
-    t.ok(r.returncode == 0, 'e2e/run-l1.sh passed (exit %d)' % r.returncode)
-    report = re.search(r"^e2e-driver: what L2 QEMU asked.*?(?=^e2e-driver: "
-                       r"(?:ok|FAIL))", out, re.M | re.S)
-    if report:
-        t.diag(report.group(0))
-    if r.returncode or not passed:
-        t.diag(out[-6000:])
+    qemutest.real_kernel_verdict(t, out, rc)
     return t.done()
 
 

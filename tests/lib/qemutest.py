@@ -10,6 +10,7 @@ SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -333,3 +334,36 @@ def tap_from_driver(t, text, prefix='e2e-driver: '):
         elif rest == 'PASS':
             passed = True
     return passed
+
+
+def real_kernel_run(t, l1_arch, qemu_binary):
+    """Boot L1 on L0 with e2e/run-l1.sh (L1_ARCH=@l1_arch, L0 the
+    patched @qemu_binary next to default_qemu()), check that L1 bound edu
+    to vfio-pci; returns the console output and run-l1.sh's exit status."""
+    env = dict(os.environ, L1_ARCH=l1_arch)
+    env.setdefault('QEMU', str(Path(default_qemu()).parent / qemu_binary))
+    env.setdefault('TIMEOUT', '900')
+    r = subprocess.run(['bash', str(REPO_ROOT / 'e2e' / 'run-l1.sh')],
+                       env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    out = r.stdout
+    m = re.search(r'^e2e: (\S+) driver: (\S+)', out, re.M)
+    t.ok(m is not None and m.group(2) == 'vfio-pci',
+         'L1 (Linux %s) bound edu %s to vfio-pci'
+         % ((re.search(r'L1 init, kernel (\S+)', out) or [None, '?'])[1],
+            m.group(1) if m else '(not found)'))
+    return out, r.returncode
+
+
+def real_kernel_verdict(t, out, rc):
+    """The L2 driver's checks as TAP lines, its verdict and run-l1.sh's,
+    and the report of what L1 created (or the console's end)."""
+    passed = tap_from_driver(t, out)
+    t.ok(passed, 'L2: the driver reached PASS')
+    t.ok(rc == 0, 'e2e/run-l1.sh passed (exit %d)' % rc)
+    report = re.search(r"^e2e-driver: what L2 QEMU asked.*?(?=^e2e-driver: "
+                       r"(?:ok|FAIL))", out, re.M | re.S)
+    if report:
+        t.diag(report.group(0))
+    if rc or not passed:
+        t.diag(out[-6000:])
