@@ -12,6 +12,10 @@
 
 #include "sim.h"
 
+#define VTD_CAP_FS5LP   (1ull << 60)
+#define VTD_ECAP_SMTS   (1ull << 43)
+#define VTD_ECAP_FSTS   (1ull << 47)
+
 /* SMMUv3 IDR0.S1P: the driver's ARM_SMMU_FEAT_TRANS_S1. */
 #define SMMU_IDR0_S1P   (1u << 1)
 
@@ -365,6 +369,31 @@ static bool smmu_paging_flags_ok(const SimDevCfg *c, uint32_t flags)
     return flags == 0 || flags == IOMMU_HWPT_ALLOC_NEST_PARENT;
 }
 
+/*
+ * The last IOVA of a paging domain.  drivers/iommu/intel/iommu.c:
+ * intel_iommu_domain_alloc_paging_flags prefers a first-stage domain
+ * (intel_iommu_domain_alloc_first_stage: flags at most PASID, scalable
+ * mode and ECAP.FLTS), whose table is sign-extended: the aperture is its
+ * lower half, 47 bits, or 56 with CAP.FS5LP and MGAW above 48
+ * (compute_vasz_lg2_fs; generic_pt/iommu_pt.h pt_top_range).  Anything
+ * else is a second-stage (or SMMU) domain with the unit's full width.
+ */
+static uint64_t paging_aperture_last(const SimDevCfg *c, uint32_t flags)
+{
+    unsigned mgaw = (unsigned)((c->vtd_cap >> 16) & 0x3f) + 1, vasz;
+
+    if (c->iommu != SIM_IOMMU_VTD || (flags & ~IOMMU_HWPT_ALLOC_PASID) ||
+        !(c->vtd_ecap & VTD_ECAP_SMTS) || !(c->vtd_ecap & VTD_ECAP_FSTS)) {
+        return sim_cfg_aperture_last(c);
+    }
+    if (mgaw > 48 && (c->vtd_cap & VTD_CAP_FS5LP)) {
+        vasz = mgaw < 57 ? mgaw : 57;
+    } else {
+        vasz = mgaw < 48 ? mgaw : 48;
+    }
+    return (1ull << (vasz - 1)) - 1;
+}
+
 /* A paging domain on an IOAS; also used for the auto domain of attach. */
 int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
                         uint32_t flags, SimObj **out)
@@ -413,7 +442,7 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
      * Adding the domain reserves everything beyond its aperture:
      * drivers/iommu/iommufd/io_pagetable.c:iopt_table_add_domain.
      */
-    ap = sim_cfg_aperture_last(&dev->cfg);
+    ap = paging_aperture_last(&dev->cfg, flags);
     if (ap != UINT64_MAX &&
         (ret = sim_ioas_can_reserve(&ioas->ioas, ap + 1, UINT64_MAX))) {
         return ret;
@@ -434,6 +463,7 @@ int sim_hwpt_paging_new(SimCtx *ctx, SimDevice *dev, SimObj *ioas,
         return -ENOMEM;
     }
     h->hwpt.ioas_id = ioas->id;
+    h->hwpt.aperture_last = ap;
     h->hwpt.nest_parent = flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
     h->hwpt.dirty_cap = flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
     h->hwpt.ro_forbidden = ro_forbidden;
