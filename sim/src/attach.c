@@ -151,25 +151,40 @@ static int vtd_attach_dev(SimCtx *ctx, SimDevice *dev, SimObj *hwpt)
     return ret;
 }
 
+/* The IOAS of a HWPT (a nested one's parent's), 0 if none. */
+static uint32_t ioas_of(SimCtx *ctx, uint32_t hwpt_id)
+{
+    SimObj *p = sim_hwpt_paging_of(ctx, sim_obj_get(ctx, hwpt_id, 0));
+
+    return p ? p->hwpt.ioas_id : 0;
+}
+
 /*
  * drivers/iommu/iommufd/device.c:iommufd_device_do_replace (and
  * iommufd_hw_pagetable_attach): the same HWPT again is a no-op, even for
  * a device a failed VT-d attach left blocked; the reserved regions are
- * checked before the driver is called; a failed replacement keeps the
- * old HWPT as the device's attachment.
+ * checked before the driver is called, but a replacement within the same
+ * IOAS does not check them again (iommufd_group_do_replace_reserved_iova);
+ * a failed replacement keeps the old HWPT as the device's attachment and,
+ * within the same IOAS, drops the device's reserved regions from it
+ * (err_unresv: iommufd_group_remove_reserved_iova), until the device is
+ * attached to another IOAS or detached and attached again.
  */
 static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
 {
     SimCtx *ctx = dev->ctx;
     uint32_t old = dev->attached;
+    bool same_ioas = old && ioas_of(ctx, old) == ioas_of(ctx, hwpt->id);
     int ret;
 
     if (old == hwpt->id) {
         return 0;
     }
-    ret = check_resv(ctx, dev, hwpt);
-    if (ret) {
-        return ret;
+    if (!same_ioas) {
+        ret = check_resv(ctx, dev, hwpt);
+        if (ret) {
+            return ret;
+        }
     }
     if (dev->cfg.iommu == SIM_IOMMU_VTD && hwpt->hwpt.iommu == SIM_IOMMU_VTD) {
         ret = vtd_attach_dev(ctx, dev, hwpt);
@@ -177,7 +192,13 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
         ret = check_compat(ctx, dev, hwpt);
     }
     if (ret) {
+        if (same_ioas) {
+            dev->resv_dropped = true;
+        }
         return ret;
+    }
+    if (!same_ioas) {
+        dev->resv_dropped = false;
     }
     dev->dma_blocked = false;
     dev->attached = hwpt->id;   /* replacement is atomic for the device */
@@ -255,6 +276,7 @@ void sim_dev_detach(SimDevice *dev)
 
     dev->attached = 0;
     dev->dma_blocked = false;
+    dev->resv_dropped = false;
     if (old) {
         auto_domain_put(dev->ctx, old);
     }

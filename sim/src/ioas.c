@@ -129,7 +129,8 @@ size_t sim_ioas_reserved(SimCtx *ctx, uint32_t ioas_id, SimRange *out,
             o->hwpt.aperture_last != UINT64_MAX && n < max) {
             out[n++] = (SimRange){ o->hwpt.aperture_last + 1, UINT64_MAX };
         }
-        if (o->kind == OBJ_DEVICE && o->dev->attached) {
+        if (o->kind == OBJ_DEVICE && o->dev->attached &&
+            !o->dev->resv_dropped) {
             SimObj *p = sim_hwpt_paging_of(ctx,
                                            sim_obj_get(ctx, o->dev->attached,
                                                        0));

@@ -149,6 +149,8 @@ struct SimDevice {
     uint32_t devid;
     uint32_t attached;         /* HWPT id, 0 = blocked */
     bool dma_blocked;          /* a failed VT-d attach blocked it (attach.c) */
+    bool resv_dropped;         /* a refused replace in the same IOAS dropped
+                                  its reserved regions there (attach.c) */
     uint8_t config[SIM_CFG_SIZE];
     uint32_t bar0_raw;         /* BAR0 register as written */
     int irq_type;              /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */

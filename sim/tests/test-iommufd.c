@@ -1136,6 +1136,56 @@ static void test_vtd_fs_aperture(void)
     close(fd);
 }
 
+/*
+ * Found by the VT-d half of the conformance test as well: a replacement
+ * the driver refuses, within the same IOAS, drops the device's reserved
+ * regions from it (drivers/iommu/iommufd/device.c:iommufd_device_do_replace,
+ * err_unresv: iommufd_group_remove_reserved_iova), and later replacements
+ * in that IOAS do not put them back (iommufd_group_do_replace_reserved_iova
+ * only enforces them for another IOAS); a fresh attach does.
+ */
+static void test_refused_replace_resv(void)
+{
+    int fd = t_iommufd(), dev = t_devfd("iommu=vtd\n");
+    uint32_t d = t_bind(dev, fd), ioas = t_ioas(fd), parent, bad, pt;
+    struct iommu_hwpt_vtd_s1 s1 = { .pgtbl_addr = 0x10000, .addr_width = 39 };
+    struct iommu_iova_range r[8];
+    uint8_t *buf = t_alloc(4096);
+    uint64_t n;
+
+    OK_0(t_hwpt(fd, d, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+                &parent), "nest parent");
+    OK_0(t_hwpt(fd, d, parent, 0, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1),
+                &bad), "nested HWPT with addr_width 39");
+    pt = parent;
+    OK_0(t_attach(dev, &pt), "attach the parent");
+    ok(ranges(fd, ioas, r) == 2 && r[0].last == 0xfedfffff,
+       "the MSI window is reserved");
+    pt = bad;
+    OK_ERR(t_attach(dev, &pt), EINVAL, "the driver refuses the replacement");
+    ok(ranges(fd, ioas, r) == 1, "which dropped the MSI window");
+    OK_0(t_map_fixed(fd, ioas, buf, 4096, 0xfee00000),
+         "a map into the window succeeds");
+    pt = parent;
+    OK_0(t_attach(dev, &pt), "attaching the parent again is a no-op");
+    ok(ranges(fd, ioas, r) == 1, "and does not reserve it again");
+    OK_0(t_detach(dev), "detach");
+    pt = parent;
+    OK_ERR(t_attach(dev, &pt), EADDRINUSE,
+           "a fresh attach enforces the window, over the map");
+    OK_0(t_unmap(fd, ioas, 0xfee00000, 4096, &n), "unmap");
+    pt = parent;
+    OK_0(t_attach(dev, &pt), "then attaches");
+    ok(ranges(fd, ioas, r) == 2 && r[1].start == 0xfef00000,
+       "with the window reserved");
+    OK_0(t_detach(dev), "detach");
+    OK_0(t_destroy(fd, bad), "destroy the nested HWPT");
+    OK_0(t_destroy(fd, parent), "destroy the parent");
+    OK_0(t_destroy(fd, ioas), "destroy the IOAS");
+    close(dev);
+    close(fd);
+}
+
 int main(void)
 {
     test_ids_and_sizes();
@@ -1152,6 +1202,7 @@ int main(void)
     test_vdevice_unbind();
     test_citation_fixes();
     test_vtd_fs_aperture();
+    test_refused_replace_resv();
     test_citations();
     ok(iommufd_sim_live("all") == 0, "no objects leaked by the tests");
     return tap_done();
