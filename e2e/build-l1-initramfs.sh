@@ -7,8 +7,8 @@
 #     program (cross-built, static); output build/e2e/initramfs.cpio.gz.
 #     Needs root the first time (adds the arm64 architecture to dpkg and
 #     installs the cross compiler).
-#   L1_ARCH=x86_64 (the Intel chain): output
-#     build/e2e/initramfs-x86_64.cpio.gz.
+#   L1_ARCH=x86_64 (the Intel chain): also the conformance program
+#     (native, static); output build/e2e/initramfs-x86_64.cpio.gz.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -51,16 +51,20 @@ if [ ! -x "$bb" ]; then
     rm -rf "$OUT/bb-pkg"
 fi
 
-# Cross-compile the static arm64 program $1 into $2 when it or the uAPI
+# Compile the static program $1 for L1 into $2 when it or the uAPI
 # headers it is built against (the work tree's linux-headers, generated
-# from Linux 7.2 by scripts/linux-headers.sh) are newer.
+# from Linux 7.2 by scripts/linux-headers.sh) are newer: cross-compiled
+# for arm64, with the host's cc for x86_64.
 cross_static() {
+    local cc=cc
+    [ "$L1_ARCH" = x86_64 ] || cc=aarch64-linux-gnu-gcc
     if [ ! -x "$2" ] || [ "$1" -nt "$2" ] ||
        [ "$WT/linux-headers/linux/iommufd.h" -nt "$2" ] ||
        [ "$WT/linux-headers/linux/vfio.h" -nt "$2" ]; then
-        info "cross-compiling $(basename "$1") (static)"
-        aarch64-linux-gnu-gcc -static -O2 -Wall -Werror \
-            -I"$WT/linux-headers" -o "$2" "$1"
+        info "compiling $(basename "$1") for $L1_ARCH (static)"
+        "$cc" -static -O2 -Wall -Werror \
+            -I"$WT/linux-headers" -o "$2.tmp" "$1"
+        mv "$2.tmp" "$2"
     fi
 }
 
@@ -85,12 +89,16 @@ fi
 # tests/e2e/test-conformance.py runs it here and on the simulator and
 # diffs the outputs; /init runs it when the kernel command line has
 # e2e.conformance.  Same uAPI headers as the simulator and QEMU (the work
-# tree's linux-headers).  Its steps are SMMUv3's: the VT-d half (issue 15
-# item 4) would be built for the x86_64 L1 here.
+# tree's linux-headers).  The same program for both chains: behind the
+# x86_64 L1's VT-d it runs its vtd.* steps
+# (tests/e2e/test-conformance-vtd.py).
 conf=
-if [ "$L1_ARCH" = arm64 ] && [ -f "$E2E/conformance.c" ]; then
+if [ -f "$E2E/conformance.c" ]; then
     need_base
-    conf=$OUT/conformance
+    case $L1_ARCH in
+        arm64)  conf=$OUT/conformance ;;
+        x86_64) conf=$OUT/conformance-x86_64 ;;
+    esac
     cross_static "$E2E/conformance.c" "$conf"
 fi
 

@@ -1,6 +1,8 @@
 /*
  * conformance: a fixed list of iommufd and VFIO cdev sequences on one
- * VFIO device behind an SMMUv3, printing one canonical line per step, so
+ * VFIO device behind an SMMUv3 or, with the steps named vtd.*, behind an
+ * Intel VT-d (chosen by what GET_HW_INFO reports after the common VFIO
+ * and size steps), printing one canonical line per step, so
  * that a run on the real kernel (inside L1) and a run on the simulator
  * (natively, LD_PRELOAD) can be compared line by line.
  *
@@ -1179,6 +1181,432 @@ static void unbind_with_objects(void)
     close(ifd);
 }
 
+/* ==== the VT-d half: a device behind an Intel IOMMU ==== */
+
+/* The IOMMU behind the device: IOMMU_HW_INFO_TYPE_*, 0 on error. */
+static uint32_t hw_info_type(uint32_t dev)
+{
+    struct iommu_hw_info h = { .size = sizeof(h), .dev_id = dev };
+
+    return io(ifd, IOMMU_GET_HW_INFO, &h) ? 0 : h.out_data_type;
+}
+
+static uint32_t s_vtd(const char *name, uint32_t dev, uint32_t pt,
+                      uint64_t flags, uint32_t aw, uint32_t rsv, bool keep)
+{
+    struct iommu_hwpt_vtd_s1 d = {
+        .flags = flags, .pgtbl_addr = 0x10000, .addr_width = aw,
+        .__reserved = rsv,
+    };
+    uint32_t id = s_hwpt(name, 0, dev, pt, IOMMU_HWPT_DATA_VTD_S1, &d,
+                         sizeof(d));
+
+    if (id && !keep) {
+        destroy(id);
+    }
+    return keep ? id : 0;
+}
+
+static void vtd_hw_info(uint32_t dev)
+{
+    struct iommu_hw_info_vtd v;
+    struct iommu_hw_info h;
+    uint32_t big[16];
+    int e;
+
+#define HWI(f, len, p) \
+    (h = (struct iommu_hw_info){ .size = sizeof(h), .flags = (f), \
+                                 .dev_id = dev, .data_len = (len), \
+                                 .data_uptr = (uintptr_t)(p) })
+    memset(&v, 0xff, sizeof(v));
+    HWI(0, sizeof(v), &v);
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info", e, "type=%u len=%u caps=0x%llx pasid_log2=%u "
+        "flags=0x%x rsv=0x%x cap=0x%016llx ecap=0x%016llx",
+        h.out_data_type, h.data_len, (unsigned long long)h.out_capabilities,
+        h.out_max_pasid_log2, v.flags, v.__reserved,
+        (unsigned long long)v.cap_reg, (unsigned long long)v.ecap_reg);
+    HWI(0, 0, NULL);
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info.data_len_0", e, "type=%u len=%u", h.out_data_type,
+        h.data_len);
+    memset(big, 0xee, sizeof(big));
+    HWI(0, 8, big);
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info.data_len_8", e, "len=%u w1=%08x w2=%08x", h.data_len,
+        big[1], big[2]);
+    memset(big, 0xee, sizeof(big));
+    HWI(0, sizeof(big), big);
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info.data_len_64", e, "len=%u w6=%08x w15=%08x", h.data_len,
+        big[6], big[15]);
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, sizeof(v), &v);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info.input_type_vtd", e, "type=%u", h.out_data_type);
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, sizeof(v), &v);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    out("vtd.hw_info.input_type_smmuv3", io(ifd, IOMMU_GET_HW_INFO, &h),
+        NULL);
+    HWI(IOMMU_HW_INFO_FLAG_INPUT_TYPE, sizeof(v), &v);
+    h.in_data_type = IOMMU_HW_INFO_TYPE_NONE;
+    e = io(ifd, IOMMU_GET_HW_INFO, &h);
+    out("vtd.hw_info.input_type_default", e, "type=%u", h.out_data_type);
+#undef HWI
+}
+
+static void vtd_paging_flags(uint32_t dev, uint32_t ioas)
+{
+    static const struct { uint32_t f; const char *n; } combos[] = {
+        { 0, "0" },
+        { IOMMU_HWPT_ALLOC_NEST_PARENT, "NEST_PARENT" },
+        { IOMMU_HWPT_ALLOC_DIRTY_TRACKING, "DIRTY_TRACKING" },
+        { IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+          "NEST_PARENT|DIRTY_TRACKING" },
+        { IOMMU_HWPT_ALLOC_PASID, "PASID" },
+        { IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_PASID,
+          "NEST_PARENT|PASID" },
+    };
+    char name[80];
+
+    for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+        snprintf(name, sizeof(name), "vtd.hwpt_alloc.paging.flags_%s",
+                 combos[i].n);
+        s_destroy("vtd.destroy.hwpt_paging",
+                  s_hwpt(name, combos[i].f, dev, ioas, 0, NULL, 0));
+    }
+}
+
+/* Nested HWPT_ALLOC: Linux checks the data here, the host's caps later. */
+static void vtd_nested_alloc(uint32_t dev, uint32_t ioas, uint32_t s2,
+                             uint32_t paging)
+{
+    struct iommu_hwpt_vtd_s1 d = { .pgtbl_addr = 0x10000, .addr_width = 48 };
+    uint8_t big[32] = { 0 };
+
+    s_vtd("vtd.nested.good", dev, s2, 0, 48, 0, false);
+    s_vtd("vtd.nested.addr_width_39", dev, s2, 0, 39, 0, false);
+    s_vtd("vtd.nested.addr_width_57", dev, s2, 0, 57, 0, false);
+    s_vtd("vtd.nested.addr_width_0", dev, s2, 0, 0, 0, false);
+    s_vtd("vtd.nested.addr_width_64", dev, s2, 0, 64, 0, false);
+    s_vtd("vtd.nested.flags_SRE", dev, s2, IOMMU_VTD_S1_SRE, 48, 0, false);
+    s_vtd("vtd.nested.flags_EAFE", dev, s2, IOMMU_VTD_S1_EAFE, 48, 0, false);
+    s_vtd("vtd.nested.flags_WPE", dev, s2, IOMMU_VTD_S1_WPE, 48, 0, false);
+    s_vtd("vtd.nested.flags_bit3", dev, s2, 1u << 3, 48, 0, false);
+    s_vtd("vtd.nested.flags_bit63", dev, s2, 1ull << 63, 48, 0, false);
+    s_vtd("vtd.nested.reserved_1", dev, s2, 0, 48, 1, false);
+    s_vtd("vtd.nested.on_ioas", dev, ioas, 0, 48, 0, false);
+    s_vtd("vtd.nested.on_paging_not_parent", dev, paging, 0, 48, 0, false);
+    s_vtd("vtd.nested.bad_pt", dev, BADID, 0, 48, 0, false);
+    s_vtd("vtd.nested.bad_dev", BADID, s2, 0, 48, 0, false);
+    s_hwpt("vtd.nested.len_0", 0, dev, s2, IOMMU_HWPT_DATA_VTD_S1, &d, 0);
+    s_hwpt("vtd.nested.len_16", 0, dev, s2, IOMMU_HWPT_DATA_VTD_S1, &d, 16);
+    memcpy(big, &d, sizeof(d));
+    s_hwpt("vtd.nested.len_32_zero_tail", 0, dev, s2,
+           IOMMU_HWPT_DATA_VTD_S1, big, sizeof(big));
+    big[sizeof(big) - 1] = 1;
+    s_hwpt("vtd.nested.len_32_nonzero_tail", 0, dev, s2,
+           IOMMU_HWPT_DATA_VTD_S1, big, sizeof(big));
+    s_hwpt("vtd.nested.bad_data_pointer", 0, dev, s2,
+           IOMMU_HWPT_DATA_VTD_S1, (void *)(uintptr_t)0x10, sizeof(d));
+    s_hwpt("vtd.nested.type_smmuv3", 0, dev, s2, IOMMU_HWPT_DATA_ARM_SMMUV3,
+           &d, sizeof(d));
+    s_hwpt("vtd.nested.flags_NEST_PARENT", IOMMU_HWPT_ALLOC_NEST_PARENT, dev,
+           s2, IOMMU_HWPT_DATA_VTD_S1, &d, sizeof(d));
+    s_hwpt("vtd.nested.flags_DIRTY_TRACKING", IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+           dev, s2, IOMMU_HWPT_DATA_VTD_S1, &d, sizeof(d));
+    s_hwpt("vtd.nested.type_vtd_on_ioas_len_0", 0, dev, ioas,
+           IOMMU_HWPT_DATA_VTD_S1, &d, 0);
+}
+
+static void s_vinv(const char *name, uint32_t id, uint32_t elen,
+                   uint32_t num, uint64_t addr, uint64_t npages,
+                   uint32_t flags, uint32_t rsv)
+{
+    struct iommu_hwpt_vtd_s1_invalidate c[4];
+    uint8_t buf[4 * 32] = { 0 };
+
+    for (int i = 0; i < 4; i++) {
+        c[i] = (struct iommu_hwpt_vtd_s1_invalidate){
+            .addr = addr, .npages = npages, .flags = flags,
+            .__reserved = rsv,
+        };
+        memcpy(buf + i * elen, &c[i],
+               elen < sizeof(c[i]) ? elen : sizeof(c[i]));
+    }
+    s_inv(name, id, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, elen, num, buf);
+}
+
+static void vtd_invalidation(uint32_t nested, uint32_t s2, uint32_t ioas)
+{
+    const uint32_t el = sizeof(struct iommu_hwpt_vtd_s1_invalidate);
+    struct iommu_hwpt_vtd_s1_invalidate c[3] = {
+        { .addr = 0, .npages = UINT64_MAX },
+        { .addr = 0x1000, .npages = 0 },
+        { .addr = 0, .npages = UINT64_MAX },
+    };
+    uint8_t tail[24] = { 0 };
+
+    s_vinv("vtd.inv.all", nested, el, 1, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.all_x4", nested, el, 4, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.one_page", nested, el, 1, 0x200000, 1, 0, 0);
+    s_vinv("vtd.inv.leaf", nested, el, 1, 0x200000, 16,
+           IOMMU_VTD_INV_FLAGS_LEAF, 0);
+    s_vinv("vtd.inv.entry_num_0", nested, el, 0, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.entry_num_0_entry_len_0", nested, 0, 0, 0, 0, 0, 0);
+    s_vinv("vtd.inv.entry_len_0", nested, 0, 1, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.entry_len_8", nested, 8, 1, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.entry_len_24", nested, 24, 1, 0, UINT64_MAX, 0, 0);
+    s_vinv("vtd.inv.entry_len_32_x2", nested, 32, 2, 0, UINT64_MAX, 0, 0);
+    memcpy(tail, &c[0], el);
+    tail[23] = 1;
+    s_inv("vtd.inv.entry_len_24_nonzero_tail", nested,
+          IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, 24, 1, tail);
+    s_vinv("vtd.inv.flags_bit1", nested, el, 1, 0, UINT64_MAX, 2, 0);
+    s_vinv("vtd.inv.flags_bit31", nested, el, 1, 0, UINT64_MAX, 1u << 31, 0);
+    s_vinv("vtd.inv.reserved_1", nested, el, 1, 0, UINT64_MAX, 0, 1);
+    s_vinv("vtd.inv.npages_0", nested, el, 1, 0x200000, 0, 0, 0);
+    s_vinv("vtd.inv.addr_unaligned", nested, el, 1, 0x200800, 1, 0, 0);
+    s_vinv("vtd.inv.addr_top_page", nested, el, 1, ~0xfffull, 1, 0, 0);
+    s_vinv("vtd.inv.huge_range", nested, el, 1, 0x200000, 1ull << 40, 0, 0);
+    s_inv("vtd.inv.bad_second_of_3", nested,
+          IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, el, 3, c);
+    c[1].npages = 1;
+    c[2].flags = 4;
+    s_inv("vtd.inv.bad_third_of_3", nested,
+          IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, el, 3, c);
+    s_inv("vtd.inv.bad_pointer", nested, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+          el, 1, (void *)(uintptr_t)0x10);
+    s_inv("vtd.inv.type_smmuv3", nested,
+          IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, el, 1, c);
+    s_inv("vtd.inv.type_7", nested, 7, el, 1, c);
+    s_inv("vtd.inv.on_nest_parent", s2, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+          el, 1, c);
+    s_inv("vtd.inv.on_ioas", ioas, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, el, 1,
+          c);
+    s_inv("vtd.inv.bad_id", BADID, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, el, 1,
+          c);
+}
+
+static int map(uint32_t ioas, uint32_t flags, void *p, uint64_t len,
+               uint64_t *iova)
+{
+    struct iommu_ioas_map m = {
+        .size = sizeof(m), .flags = flags, .ioas_id = ioas,
+        .user_va = (uintptr_t)p, .length = len, .iova = *iova,
+    };
+    int e = io(ifd, IOMMU_IOAS_MAP, &m);
+
+    *iova = m.iova;
+    return e;
+}
+
+static int unmap(uint32_t ioas, uint64_t iova, uint64_t *len)
+{
+    struct iommu_ioas_unmap u = {
+        .size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = *len,
+    };
+    int e = io(ifd, IOMMU_IOAS_UNMAP, &u);
+
+    *len = u.length;
+    return e;
+}
+
+/* IOAS_IOVA_RANGES: the device's reserved regions (VT-d: the MSI window). */
+static void s_ranges(const char *name, uint32_t ioas)
+{
+    uint8_t buf[sizeof(struct iommu_ioas_iova_ranges) +
+                8 * sizeof(struct iommu_iova_range)];
+    struct iommu_ioas_iova_ranges *r = (void *)buf;
+    struct iommu_iova_range *rr = (void *)(r + 1);
+    int e;
+
+    memset(buf, 0, sizeof(buf));
+    r->size = sizeof(*r);
+    r->ioas_id = ioas;
+    r->num_iovas = 8;
+    r->allowed_iovas = (uintptr_t)rr;
+    e = io(ifd, IOMMU_IOAS_IOVA_RANGES, r);
+    out(name, e, "n=%u r0=%llx-%llx r1=%llx-%llx align=0x%llx", r->num_iovas,
+        (unsigned long long)rr[0].start, (unsigned long long)rr[0].last,
+        (unsigned long long)rr[1].start, (unsigned long long)rr[1].last,
+        (unsigned long long)r->out_iova_alignment);
+}
+
+/* The nest parent's IOAS: mappings go through its second stage. */
+static void vtd_ioas(uint32_t ioas, uint32_t ioas2)
+{
+    const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+    void *p = page();
+    uint64_t iova, len;
+    int e;
+
+    s_ranges("vtd.ioas.iova_ranges", ioas);
+    iova = 0x100000;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | rw, p, pagesz, &iova);
+    out("vtd.ioas.map_fixed", e, "iova=0x%llx", (unsigned long long)iova);
+    iova = 0x100000;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | rw, p, pagesz, &iova);
+    out("vtd.ioas.map_fixed_again", e, NULL);
+    iova = 0x200000;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE, p,
+            pagesz, &iova);
+    out("vtd.ioas.map_read_only", e, NULL);
+    iova = 0x300000;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | rw, p, 0x800, &iova);
+    out("vtd.ioas.map_half_page", e, NULL);
+    iova = 0xfee00000;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | rw, p, pagesz, &iova);
+    out("vtd.ioas.map_msi_window", e, NULL);
+    iova = 1ull << 48;
+    e = map(ioas, IOMMU_IOAS_MAP_FIXED_IOVA | rw, p, pagesz, &iova);
+    out("vtd.ioas.map_above_48_bits", e, NULL);
+    {
+        struct iommu_ioas_copy c = {
+            .size = sizeof(c), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | rw,
+            .dst_ioas_id = ioas2, .src_ioas_id = ioas, .length = pagesz,
+            .dst_iova = 0x400000, .src_iova = 0x100000,
+        };
+
+        out("vtd.ioas.copy_to_other", io(ifd, IOMMU_IOAS_COPY, &c), NULL);
+        c.dst_ioas_id = ioas;
+        c.src_ioas_id = ioas2;
+        c.src_iova = 0x400000;
+        c.dst_iova = 0x500000;
+        out("vtd.ioas.copy_back", io(ifd, IOMMU_IOAS_COPY, &c), NULL);
+    }
+    len = pagesz;
+    e = unmap(ioas, 0x500000, &len);
+    out("vtd.ioas.unmap_copy", e, "len=0x%llx", (unsigned long long)len);
+    len = pagesz / 2;
+    e = unmap(ioas, 0x100000, &len);
+    out("vtd.ioas.unmap_half", e, NULL);
+    len = 0;
+    e = unmap(ioas, 0, &len);
+    out("vtd.ioas.unmap_length_0", e, NULL);
+    len = UINT64_MAX;
+    e = unmap(ioas, 0, &len);
+    out("vtd.ioas.unmap_all", e, "len=0x%llx", (unsigned long long)len);
+    len = UINT64_MAX;
+    e = unmap(ioas2, 0, &len);
+    out("vtd.ioas.unmap_all_other", e, "len=0x%llx", (unsigned long long)len);
+    munmap(p, pagesz);
+}
+
+static void vtd_dirty(uint32_t s2)
+{
+    struct iommu_hwpt_set_dirty_tracking t = {
+        .size = sizeof(t), .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+        .hwpt_id = s2,
+    };
+    uint64_t bitmap = 0;
+    struct iommu_hwpt_get_dirty_bitmap b = {
+        .size = sizeof(b), .hwpt_id = s2, .iova = 0, .length = 0x10000,
+        .page_size = 0x1000, .data = (uintptr_t)&bitmap,
+    };
+
+    out("vtd.dirty.set_tracking_on_parent",
+        io(ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &t), NULL);
+    out("vtd.dirty.get_bitmap_on_parent",
+        io(ifd, IOMMU_HWPT_GET_DIRTY_BITMAP, &b), NULL);
+}
+
+static void vtd_section(uint32_t dev)
+{
+    uint32_t ioas, ioas2, s2, paging, n1, n2, sre, eafe, wpe, aw57, bit3, rsv;
+    uint32_t id;
+    int e;
+
+    e = ioas_alloc(&ioas);
+    out("vtd.ioas_alloc", e, "id=%s", cid(ioas));
+    e = ioas_alloc(&ioas2);
+    out("vtd.ioas_alloc_second", e, "id=%s", cid(ioas2));
+    vtd_hw_info(dev);
+    vtd_paging_flags(dev, ioas);
+
+    s2 = s_hwpt("vtd.hwpt_alloc.nest_parent", IOMMU_HWPT_ALLOC_NEST_PARENT,
+                dev, ioas, 0, NULL, 0);
+    paging = s_hwpt("vtd.hwpt_alloc.paging", 0, dev, ioas, 0, NULL, 0);
+    vtd_nested_alloc(dev, ioas, s2, paging);
+    vtd_dirty(s2);
+
+    /* VIOMMU_ALLOC on VT-d */
+    e = viommu_alloc(0, IOMMU_VIOMMU_TYPE_DEFAULT, dev, s2, &id);
+    out("vtd.viommu_alloc.type_default", e, e ? "" : "id=%s", cid(id));
+    if (!e) {
+        destroy(id);
+    }
+    out("vtd.viommu_alloc.type_smmuv3",
+        viommu_alloc(0, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, dev, s2, &id), NULL);
+
+    /* attach, replace, and the attach-time checks */
+    n1 = s_vtd("vtd.nested.keep_1", dev, s2, 0, 48, 0, true);
+    n2 = s_vtd("vtd.nested.keep_2", dev, s2, IOMMU_VTD_S1_WPE, 39, 0, true);
+    sre = s_vtd("vtd.nested.keep_SRE", dev, s2, IOMMU_VTD_S1_SRE, 48, 0,
+                true);
+    eafe = s_vtd("vtd.nested.keep_EAFE", dev, s2, IOMMU_VTD_S1_EAFE, 48, 0,
+                 true);
+    wpe = s_vtd("vtd.nested.keep_WPE", dev, s2, IOMMU_VTD_S1_WPE, 48, 0,
+                true);
+    aw57 = s_vtd("vtd.nested.keep_addr_width_57", dev, s2, 0, 57, 0, true);
+    bit3 = s_vtd("vtd.nested.keep_flags_bit3", dev, s2, 1u << 3, 48, 0, true);
+    rsv = s_vtd("vtd.nested.keep_reserved_1", dev, s2, 0, 48, 1, true);
+    s_attach("vtd.attach.nested_before_parent", n1);
+    out("vtd.detach.after_nested", detach(), NULL);
+    s_ranges("vtd.iova_ranges.detached", ioas);
+    s_attach("vtd.attach.ioas", ioas);
+    s_ranges("vtd.iova_ranges.attached_ioas", ioas);
+    s_attach("vtd.attach.replace_nest_parent", s2);
+    s_attach("vtd.attach.replace_nested", n1);
+    s_ranges("vtd.iova_ranges.attached_nested", ioas);
+    /*
+     * A replace the driver refuses drops the device's reserved regions
+     * from the IOAS although the old HWPT, in the same IOAS, stays.
+     */
+    s_attach("vtd.attach.replace_nested_2", n2);
+    s_ranges("vtd.iova_ranges.after_refused_replace", ioas);
+    s_attach("vtd.attach.nested_SRE", sre);
+    s_attach("vtd.attach.nested_EAFE", eafe);
+    s_attach("vtd.attach.nested_addr_width_57", aw57);
+    s_attach("vtd.attach.nested_WPE", wpe);
+    s_attach("vtd.attach.nested_flags_bit3", bit3);
+    s_attach("vtd.attach.nested_reserved_1", rsv);
+    s_attach("vtd.attach.paging", paging);
+    s_attach("vtd.attach.bad_id", BADID);
+    s_attach("vtd.attach.nested_1_again", n1);
+    s_attach("vtd.attach.same_again", n1);
+
+    vtd_invalidation(n1, s2, ioas);
+    vtd_ioas(ioas, ioas2);
+
+    /* destroy ordering */
+    s_destroy("vtd.destroy.ioas_with_parent", ioas);
+    out("vtd.detach.before_teardown", detach(), NULL);
+    s_ranges("vtd.iova_ranges.after_detach", ioas);
+    s_attach("vtd.attach.nested_after_detach", n1);
+    s_ranges("vtd.iova_ranges.attached_nested_fresh", ioas);
+    s_destroy("vtd.destroy.parent_with_nested", s2);
+    s_destroy("vtd.destroy.nested_attached", n1);
+    s_destroy("vtd.destroy.nested_2_unattached", n2);
+    s_destroy("vtd.destroy.nested_SRE", sre);
+    s_destroy("vtd.destroy.nested_EAFE", eafe);
+    s_destroy("vtd.destroy.nested_WPE", wpe);
+    s_destroy("vtd.destroy.nested_addr_width_57", aw57);
+    s_destroy("vtd.destroy.nested_flags_bit3", bit3);
+    s_destroy("vtd.destroy.nested_reserved_1", rsv);
+    s_destroy("vtd.destroy.parent_only_nested_attached", s2);
+    out("vtd.detach", detach(), NULL);
+    out("vtd.detach_again", detach(), NULL);
+    s_destroy("vtd.destroy.nested_detached", n1);
+    s_destroy("vtd.destroy.parent", s2);
+    s_destroy("vtd.destroy.paging", paging);
+    s_destroy("vtd.destroy.ioas", ioas);
+    s_destroy("vtd.destroy.ioas2", ioas2);
+    e = ioas_alloc(&id);
+    out("vtd.ioas_alloc_after_teardown", e, "id=%s", cid(id));
+    s_destroy("vtd.destroy.ioas_last", id);
+}
+
 int main(int argc, char **argv)
 {
     uint32_t dev;
@@ -1201,10 +1629,16 @@ int main(int argc, char **argv)
         return 2;
     }
     generic_size_rules(dev);
-    lifetimes(dev);
-    close(dfd);
-    close(ifd);
-    unbind_with_objects();
+    if (hw_info_type(dev) == IOMMU_HW_INFO_TYPE_INTEL_VTD) {
+        vtd_section(dev);
+        close(dfd);
+        close(ifd);
+    } else {
+        lifetimes(dev);
+        close(dfd);
+        close(ifd);
+        unbind_with_objects();
+    }
     printf("conf: END %u\n", nstep);
     return 0;
 }
