@@ -10,6 +10,10 @@ canonical line per step.  It runs twice:
 - inside L1 on the real kernel (e2e/run-l1.sh with APPEND=e2e.conformance
   e2e.nol2: /init runs /bin/conformance, whose lines start with "conf: ").
 
+tests/e2e/test-conformance-vtd.py runs the same for the Intel chain
+(main('x86_64')): the program's vtd.* steps, on the simulator's
+sim/conformance/l0-vtd-edu.cfg and in the x86_64 L1.
+
 Any step whose line differs fails, unless the step is in the allow-list
 of sim/README.md ("Conformance allow-list"), which gives the reason.
 Prints TAP; needs the e2e artifacts (make check builds them) and
@@ -31,9 +35,15 @@ sys.path.insert(0, str(TOP / 'tests' / 'lib'))
 import qemutest  # noqa: E402
 
 SRC = TOP / 'e2e' / 'conformance.c'
-CFG = TOP / 'sim' / 'conformance' / 'l0-smmuv3-edu.cfg'
 OUT = TOP / 'build' / 'conformance'
-MIN_STEPS = 150
+# Per chain: the simulator's device (L0's IOMMU as L1 sees it), the L0
+# QEMU, and the minimum number of steps (all, and the IOMMU's own ones).
+CHAINS = {
+    'arm64': dict(cfg='l0-smmuv3-edu.cfg', qemu='qemu-system-aarch64',
+                  out='', min_steps=150, prefix='', min_own=150),
+    'x86_64': dict(cfg='l0-vtd-edu.cfg', qemu='qemu-system-x86_64',
+                   out='vtd', min_steps=150, prefix='vtd.', min_own=60),
+}
 LINE = re.compile(r'^conf: (\d{3}) ([^:]+): (.*)$')
 
 
@@ -76,11 +86,26 @@ def name(key):
     return key.split(' ', 1)[1]
 
 
-def main():
+def own(steps, prefix):
+    return [n for n in steps if name(n).startswith(prefix)]
+
+
+def counts(steps, prefix):
+    """ "N steps", with the IOMMU's own ones when they have a prefix."""
+    if not prefix:
+        return '%d steps' % len(steps)
+    return '%d steps (%d %s*)' % (len(steps), len(own(steps, prefix)),
+                                  prefix)
+
+
+def main(arch='arm64'):
+    c = CHAINS[arch]
     t = qemutest.Tap()
     start = time.time()
-    OUT.mkdir(parents=True, exist_ok=True)
-    native = OUT / 'conformance-native'
+    out = OUT / c['out']
+    cfg = TOP / 'sim' / 'conformance' / c['cfg']
+    out.mkdir(parents=True, exist_ok=True)
+    native = out / 'conformance-native'
     # The uAPI headers the simulator and QEMU are built against (the work
     # tree's generated linux-headers/, scripts/linux-headers.sh).
     wt = Path(os.environ.get('QEMU_WT', TOP / 'build' / 'qemu'))
@@ -95,37 +120,41 @@ def main():
 
     # 1. the simulator
     env = dict(os.environ, LD_PRELOAD=qemutest.default_sim_lib(),
-               IOMMUFD_SIM_LOG=str(OUT / 'sim.log'))
-    r = subprocess.run([str(native), 'sim:' + str(CFG)], env=env,
+               IOMMUFD_SIM_LOG=str(out / 'sim.log'))
+    r = subprocess.run([str(native), 'sim:' + str(cfg)], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120)
-    (OUT / 'sim.txt').write_text(r.stdout)
+    (out / 'sim.txt').write_text(r.stdout)
     sim, sim_order, sim_end = parse(r.stdout)
-    t.ok(r.returncode == 0 and sim_end and len(sim) >= MIN_STEPS,
-         'simulator run: %d steps, complete (exit %d)'
-         % (len(sim), r.returncode))
+    t.ok(r.returncode == 0 and sim_end and len(sim) >= c['min_steps'] and
+         len(own(sim, c['prefix'])) >= c['min_own'],
+         'simulator run: %s, complete (exit %d)'
+         % (counts(sim, c['prefix']), r.returncode))
 
     # 2. the real kernel in L1 (the initramfs script keeps L2 as it is)
+    env = dict(os.environ, L1_ARCH=arch)
     r = subprocess.run(['bash', str(TOP / 'e2e' / 'build-l1-initramfs.sh')],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
+                       env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
     if not t.ok(r.returncode == 0, 'L1 initramfs with /bin/conformance'):
         t.diag(r.stdout[-3000:])
         return t.done()
-    env = dict(os.environ)
     env.setdefault('QEMU', str(Path(qemutest.default_qemu()).parent /
-                               'qemu-system-aarch64'))
+                               c['qemu']))
     env.setdefault('TIMEOUT', '600')
     env['APPEND'] = 'e2e.conformance e2e.nol2 loglevel=1'
     r = subprocess.run(['bash', str(TOP / 'e2e' / 'run-l1.sh')], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)
-    (OUT / 'l1.txt').write_text(r.stdout)
+    (out / 'l1.txt').write_text(r.stdout)
     kern, kern_order, kern_end = parse(r.stdout)
     kver = re.search(r'L1 init, kernel (\S+)', r.stdout)
-    ok = t.ok(r.returncode == 0 and kern_end and len(kern) >= MIN_STEPS,
-              'L1 (Linux %s) run: %d steps, complete (run-l1.sh exit %d)'
-              % (kver.group(1) if kver else '?', len(kern), r.returncode))
+    ok = t.ok(r.returncode == 0 and kern_end and
+              len(kern) >= c['min_steps'] and
+              len(own(kern, c['prefix'])) >= c['min_own'],
+              'L1 (Linux %s) run: %s, complete (run-l1.sh exit %d)'
+              % (kver.group(1) if kver else '?', counts(kern, c['prefix']),
+                 r.returncode))
     if not ok:
         t.diag(r.stdout[-4000:])
 
@@ -148,7 +177,10 @@ def main():
             [x + '\n' for x in canonical(kern, kern_order)],
             [x + '\n' for x in canonical(sim, sim_order)],
             'linux', 'sim', n=1)))
-    stale = [a for a in allowed
+    # the other chain's entries (steps vtd.* are the Intel chain's)
+    mine = [a for a in allowed
+            if a.startswith('vtd.') == (c['prefix'] == 'vtd.')]
+    stale = [a for a in mine
              if not any(name(n) == a for n in diff)]
     t.ok(not stale, 'every allow-list entry is still needed%s'
          % (' (not: %s)' % ', '.join(stale) if stale else ''))
