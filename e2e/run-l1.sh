@@ -63,7 +63,13 @@ info "L0: ${cmd[*]}"
 info "console log: $LOG (timeout ${TIMEOUT}s)"
 start=$(date +%s.%N)
 rc=0
-timeout "$TIMEOUT" "${cmd[@]}" 2>&1 | tee "$LOG" || rc=$?
+# L0's own messages go to a file of their own: on the console stream they
+# could land in the middle of a line L1 prints (a probe step, say).
+timeout "$TIMEOUT" "${cmd[@]}" 2> "$LOG.l0-stderr" | tee "$LOG" || rc=$?
+[ ! -s "$LOG.l0-stderr" ] || info "L0's stderr: $LOG.l0-stderr"
+if [ "$rc" != 0 ] && [ -s "$LOG.l0-stderr" ]; then
+    cat "$LOG.l0-stderr" >&2
+fi
 info "L0 exited with status $rc after $(printf '%.1f' \
     "$(echo "$(date +%s.%N) - $start" | bc)") s"
 # The verdict comes from the console: vfio0 must exist, the probe and the
