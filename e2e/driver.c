@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "driver-lib.h"
 
@@ -61,6 +62,7 @@
  * were installed as either.
  */
 #define IOVA_ID         PAGE_ID
+#define IOVA_HOLE       0x1003000ULL    /* no stage-1 PTE */
 
 #define STRTAB_LOG2     9
 #define CMDQ_LOG2       8
@@ -85,6 +87,8 @@
 #define SMMU_CMDQ_PROD  0x98
 #define SMMU_CMDQ_CONS  0x9c
 #define SMMU_EVTQ_BASE  0xa0
+#define SMMU_EVTQ_PROD  0xa8
+#define EVT_F_TRANSLATION 0x10
 
 #define CMD_CFGI_STE    0x03
 #define CMD_CFGI_CD     0x05
@@ -215,6 +219,21 @@ static void smmu_enable(void)
     writel(SMMU_BASE + SMMU_CR0, 1 | 4 | 8);       /* SMMUEN EVTQEN CMDQEN */
 }
 
+/* Wait up to 10 s for the vSMMU to write an event record */
+static bool evtq_wait(void)
+{
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        if (readl(SMMU_BASE + SMMU_EVTQ_PROD)) {
+            return true;
+        }
+        qcmd("clock_step 10000000");
+        usleep(10000);
+    }
+    return false;
+}
+
 /* --- what the L1 kernel created, from QEMU's trace ------------------------ */
 
 /* What the report shows */
@@ -223,7 +242,7 @@ static const char *const report_events[] = {
     "smmuv3_accel_alloc_vdev ", "smmuv3_accel_alloc_nested ",
     "smmuv3_accel_attach ", "smmuv3_accel_flush_cmds ",
     "smmuv3_accel_free_vdev ", "smmuv3_accel_free_viommu ",
-    "iommufd_backend_free_id ", NULL
+    "iommufd_backend_alloc_veventq ", "iommufd_backend_free_id ", NULL
 };
 
 /* -trace patterns for L2 QEMU */
@@ -235,7 +254,8 @@ static const char *const trace_events[] = {
 int main(int argc, char **argv)
 {
     int status, n_nested, n_nested_after, n_flush, n_flush_after, n_free;
-    bool emulated;
+    uint64_t e0, e1, e2;
+    bool emulated, ok;
     uint32_t v, v_idr0;
 
     emulated = driver_start(argc, argv, trace_events);
@@ -267,6 +287,25 @@ int main(int argc, char **argv)
     fill(PAGE_ID, 0x00);
     check(edu_dma(EDU_BUF, IOVA_ID, true) && holds(PAGE_ID, 0x11),
           "DMA to the identity-mapped IOVA 0x%llx arrived", IOVA_ID);
+
+    /*
+     * A read of an IOVA the guest's stage 1 does not map: L0's SMMU records
+     * F_TRANSLATION in the L1 kernel's event queue, which forwards it
+     * through the vEVENTQ with the vSID in place of the physical StreamID,
+     * and L2 QEMU writes it to the guest's event queue.  An SMMU records a
+     * fault per transaction: edu's DMA may make several.
+     */
+    edu_dma(IOVA_HOLE, EDU_BUF, false);
+    ok = evtq_wait();
+    e0 = readq(EVTQ);
+    e1 = readq(EVTQ + 8);
+    e2 = readq(EVTQ + 16);
+    check(ok && (e0 & 0xff) == EVT_F_TRANSLATION && e0 >> 32 == DEV_SID &&
+          e2 == IOVA_HOLE && !(e1 & (1ULL << 39)) && (e1 & (1ULL << 35)),
+          "a read of unmapped IOVA 0x%llx: an F_TRANSLATION record for "
+          "vSID 0x%x in the guest's event queue (PROD 0x%x, record 0x%"
+          PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 ")", IOVA_HOLE, DEV_SID,
+          readl(SMMU_BASE + SMMU_EVTQ_PROD), e0, e1, e2);
 
     /* remap: without the invalidation, L0's SMMU would keep page A */
     map_iova(0, IOVA_SRC, PAGE_B);
@@ -376,6 +415,10 @@ int main(int argc, char **argv)
           "at unplug the L1 kernel destroyed the vDEVICE, the nested HWPTs "
           "and the vIOMMU (%d objects), refusing none",
           trace_count("iommufd_backend_free_id ", "(0)", NULL) - n_free);
+    check(trace_count("iommufd_backend_alloc_veventq ", "(0)", NULL) == 1 &&
+          trace_count("smmuv3_accel_event ", "vSID 0x100 ", NULL) >= 1,
+          "the L1 kernel gave a vEVENTQ and reported events for vSID 0x%x "
+          "through it", DEV_SID);
     check(n_flush_after > n_flush &&
           trace_count("iommufd_backend_invalidate_cache ", "(0)", NULL) > 0 &&
           trace_count("iommufd_backend_invalidate_cache ", "(-", NULL) == 0,

@@ -50,7 +50,7 @@ def jdev(**props):
     return json.dumps(props, separators=(',', ':'))
 
 
-def machine_args(arch, mode, fd, guest, append):
+def machine_args(arch, mode, fd, guest, append, smmu_props=None):
     """QEMU arguments for the guest.  On arm64 every -device is JSON:
     QEMU creates JSON devices after key=value ones, and the vSMMU must
     exist before the devices on its bus (libvirt writes JSON too)."""
@@ -67,7 +67,8 @@ def machine_args(arch, mode, fd, guest, append):
     devs = []
     if mode == 'nested':
         devs.append(jdev(driver='arm-smmuv3', id='smmu0',
-                         **{'primary-bus': 'pcie.0', 'accel': True}))
+                         **{'primary-bus': 'pcie.0', 'accel': True},
+                         **(smmu_props or {})))
     elif mode != 'none':
         sys.exit('guest-run: mode %s is not available on arm64' % mode)
     devs += [jdev(driver='pcie-root-port', id='rp0', bus='pcie.0',
@@ -85,7 +86,8 @@ def machine_args(arch, mode, fd, guest, append):
     return args
 
 
-def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None):
+def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None,
+        extra_append='', smmu_props=None):
     guest = TOP / 'build' / ('guest' if arch == 'amd64' else 'guest-arm64')
     for f in ('vmlinuz', 'initrd.gz'):
         if not (guest / f).exists():
@@ -101,10 +103,10 @@ def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None):
         if sim_fail:
             # the simulator fails a host call, see sim/README.md
             env['IOMMUFD_SIM_FAIL'] = sim_fail
-        append = ('quiet panic=-1 %s simdma.iterations=%d'
+        append = ('quiet panic=-1 %s simdma.iterations=%d %s'
                   % (CMDLINE[mode] if arch == 'amd64' else
-                     'iommu.strict=1', iterations))
-        args = machine_args(arch, mode, fd, guest, append)
+                     'iommu.strict=1', iterations, extra_append)).rstrip()
+        args = machine_args(arch, mode, fd, guest, append, smmu_props)
         start = time.monotonic()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         qemu = qemutest.default_qemu()
@@ -142,12 +144,13 @@ def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None):
            'wall_s': round(wall, 1),
            'qemu_cpu_s': round((after.ru_utime - before.ru_utime) +
                                (after.ru_stime - before.ru_stime), 2),
-           'console': out, 'report': rep}
+           'console': out, 'report': rep, 'log': log}
     for line in out.splitlines():
-        m = re.search(r'simdma: (result|device) (.*)', line)
+        m = re.search(r'simdma: (result|device|stray) (.*)', line)
         if m:
-            for k, v in re.findall(r'(\w+)=(\d+)', m.group(2)):
-                res[k] = int(v)
+            for k, v in re.findall(r'(\w+)=(0x[0-9a-f]+|\d+)', m.group(2)):
+                res[(m.group(1) + '_' + k) if m.group(1) == 'stray' else k] = \
+                    int(v, 0)
     # data_type 1: VTD_S1; 2: ARM_SMMUV3 (vSTEs, incl. abort/bypass)
     res['nested_hwpts'] = sum(1 for line in log
                               if line.startswith('iommufd HWPT_ALLOC') and

@@ -56,6 +56,10 @@ static unsigned int size = 4096;
 module_param(size, uint, 0444);
 MODULE_PARM_DESC(size, "bytes per transfer");
 
+static bool stray;
+module_param(stray, bool, 0444);
+MODULE_PARM_DESC(stray, "after the cycles, DMA once from an unmapped IOVA");
+
 /*
  * Cycles rotate through several buffers, so that the IOVAs the DMA API
  * hands out again and again point at different pages over time: a stale
@@ -95,6 +99,32 @@ static u32 simdma_run(struct simdma *s, u32 op, dma_addr_t src,
 	if (!wait_for_completion_timeout(&s->done, msecs_to_jiffies(5000)))
 		return 0;
 	return s->status;
+}
+
+/*
+ * A read from an IOVA that was just unmapped: the IOMMU must fault it and,
+ * with an SMMUv3, record F_TRANSLATION, which the guest's arm-smmu-v3
+ * driver logs ("event 0x10 received").
+ */
+static void simdma_stray(struct simdma *s, u8 *src, u8 *dst)
+{
+	struct device *dev = &s->pdev->dev;
+	dma_addr_t dsrc, ddst;
+	u32 st;
+
+	dsrc = dma_map_single(dev, src, size, DMA_TO_DEVICE);
+	ddst = dma_map_single(dev, dst, size, DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, dsrc) || dma_mapping_error(dev, ddst)) {
+		pr_info("simdma: stray map_error\n");
+		return;
+	}
+	dma_unmap_single(dev, dsrc, size, DMA_TO_DEVICE);
+	st = simdma_run(s, OP_COPY, dsrc, ddst, 64, 0);
+	dma_unmap_single(dev, ddst, size, DMA_FROM_DEVICE);
+	pr_info("simdma: stray iova=0x%llx status=0x%x fault_code=%u\n",
+		(u64)dsrc, st, readl(s->bar + REG_FAULT_CODE));
+	/* let the IOMMU driver's event thread log the record */
+	msleep(500);
 }
 
 static void simdma_workload(struct simdma *s)
@@ -179,6 +209,8 @@ static void simdma_workload(struct simdma *s)
 		readl(s->bar + REG_IOTLB_HITS), readl(s->bar + REG_IOTLB_MISSES),
 		readl(s->bar + REG_INV_SEEN), readl(s->bar + REG_STALE_HITS),
 		readl(s->bar + REG_DOMAIN_KIND));
+	if (stray)
+		simdma_stray(s, bufs[0], bufs[1]);
 out:
 	for (i = 0; i < 2 * NBUF; i++)
 		kfree(bufs[i]);

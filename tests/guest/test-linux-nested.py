@@ -14,6 +14,7 @@ SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def main():
     if t.failed:
         t.diag(r['console'][-3000:])
 
-    r = guest_run.run('nested', CYCLES, arch='arm64')
+    r = guest_run.run('nested', CYCLES, arch='arm64',
+                      extra_append='simdma.stray=1')
     rep = r['report']
     check_common(t, r, 'arm64 nested', CYCLES)
     t.ok(r.get('domain') == 5 and r['nested_hwpts'] >= 3,
@@ -100,6 +102,23 @@ def main():
          and rep.get('ioctl.VDEVICE_ALLOC', 0) >= 1,
          'arm64 nested: one host vIOMMU and a vDEVICE (%s/%s)'
          % (rep.get('ioctl.VIOMMU_ALLOC'), rep.get('ioctl.VDEVICE_ALLOC')))
+    # simdma.stray: a DMA from an IOVA the guest just unmapped.  The host
+    # records F_TRANSLATION with the vDEVICE's ID; the guest's own
+    # arm-smmu-v3 driver must find it in its event queue and log it.
+    vsids = set(int(m.group(1), 16) for m in
+                (re.search(r'VDEVICE_ALLOC .*virt_id=0x([0-9a-f]+)', line)
+                 for line in r['log']) if m)
+    logged = set(int(m.group(1), 16) for m in
+                 re.finditer(r'arm-smmu-v3.*0x([0-9a-f]{8})00000010\b',
+                             r['console']))
+    t.ok(r.get('stray_status', 0) & 4 and
+         'event 0x10 received' in r['console'] and logged and
+         logged <= vsids,
+         'arm64 nested: a DMA from an unmapped IOVA faulted (status %s) and '
+         'the guest driver logged F_TRANSLATION for its StreamID (logged '
+         '%s, vDEVICE IDs %s)' % (r.get('stray_status'),
+                                 sorted(map(hex, logged)),
+                                 sorted(map(hex, vsids))))
     if t.failed:
         t.diag(r['console'][-3000:])
 
