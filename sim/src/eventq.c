@@ -323,6 +323,10 @@ int sim_smmu_handle_event(SimDevice *dev, const uint64_t evt[4])
     int ret;
 
     sim_count("smmu.events", 1);
+    sim_log("smmu event 0x%02x sid 0x%x: %016llx %016llx %016llx %016llx",
+            id, (unsigned)(evt[0] >> 32), (unsigned long long)evt[0],
+            (unsigned long long)evt[1], (unsigned long long)evt[2],
+            (unsigned long long)evt[3]);
     switch (id) {
     case SMMU_EVT_C_BAD_STE:
     case SMMU_EVT_F_STREAM_DISABLED:
@@ -340,15 +344,13 @@ int sim_smmu_handle_event(SimDevice *dev, const uint64_t evt[4])
     }
     if (evt[1] & SMMU_EVT1_STALL) {
         why = "stall (no IOPF handler)";
-        ret = -EOPNOTSUPP;
     } else if (!dev->vmaster || !dev->ctx) {
         why = "no vmaster";
-        ret = -EOPNOTSUPP;
     } else if (evt[1] & SMMU_EVT1_S2) {
         why = "stage-2 fault";
-        ret = -EOPNOTSUPP;
     }
     if (why) {
+        ret = -EOPNOTSUPP;
         goto out;
     }
     vevt.evt[0] = htole64((evt[0] & ~EVT0_SID_MASK) |
@@ -356,6 +358,8 @@ int sim_smmu_handle_event(SimDevice *dev, const uint64_t evt[4])
     for (int i = 1; i < 4; i++) {
         vevt.evt[i] = htole64(evt[i]);
     }
+    sim_log("smmu event 0x%02x to viommu %u as vsid 0x%llx", id,
+            dev->vmaster_viommu, (unsigned long long)dev->vmaster_vsid);
     ret = sim_viommu_report_event(dev->ctx, dev->vmaster_viommu,
                                   IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, &vevt,
                                   sizeof(vevt));
@@ -363,13 +367,9 @@ int sim_smmu_handle_event(SimDevice *dev, const uint64_t evt[4])
         why = "no ARM_SMMUV3 vEVENTQ on the vIOMMU";
     }
 out:
-    sim_log("smmu event 0x%02x sid 0x%x %016llx %016llx %016llx %016llx%s%s",
-            id, (unsigned)(evt[0] >> 32), (unsigned long long)evt[0],
-            (unsigned long long)evt[1], (unsigned long long)evt[2],
-            (unsigned long long)evt[3], why ? ": not forwarded, " : "",
-            why ? why : "");
     if (why) {
         sim_count("smmu.events_unforwarded", 1);
+        sim_log("smmu event 0x%02x not forwarded: %s", id, why);
     } else {
         sim_count("smmu.events_forwarded", 1);
     }

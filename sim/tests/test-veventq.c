@@ -247,6 +247,12 @@ static void test_alloc(void)
     OK_ERR(veventq(e.fd, e.ioas, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 4, NULL, NULL),
            ENOENT, "an IOAS is not a vIOMMU");
 
+    ok(iommufd_sim_set_fail("VEVENTQ_ALLOC:1:EOPNOTSUPP") == 0,
+       "inject EOPNOTSUPP into the next VEVENTQ_ALLOC");
+    OK_ERR(veventq(e.fd, e.viommu, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 4, NULL,
+                   NULL), EOPNOTSUPP, "... as a pre-6.15 kernel answers");
+    iommufd_sim_set_fail("");
+    ok(iommufd_sim_live("veventq") == 0, "no object made");
     OK_0(veventq(e.fd, e.viommu, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 1u << 19, &id,
                  &qfd), "depth 1 << 19");
     ok(qfd > 2 && (fcntl(qfd, F_GETFD) & FD_CLOEXEC) &&
