@@ -23,7 +23,7 @@
 
 #include "sim.h"
 
-/* drivers/iommu/iommufd/eventq.c: VEVENTQ_MAX_DEPTH */
+/* drivers/iommu/iommufd/eventq.c:VEVENTQ_MAX_DEPTH */
 #define VEVENTQ_MAX_DEPTH (1u << 19)
 
 #define HDR_SIZE sizeof(struct iommufd_vevent_header)

@@ -143,10 +143,11 @@ static void evq_close_private(SimVeventq *q)
 }
 
 /*
- * The last fd of a vEVENTQ file closed: drivers/iommu/iommufd/eventq.c:
- * iommufd_eventq_fops_release drops the object's users reference (it can
- * be destroyed now; it lives on until then, still queueing vEVENTs) and
- * the reference on the iommufd file, which may release the context.
+ * The last fd of a vEVENTQ file closed:
+ * drivers/iommu/iommufd/eventq.c:iommufd_eventq_fops_release drops the
+ * object's users reference (it can be destroyed now; it lives on until
+ * then, still queueing vEVENTs) and the reference on the iommufd file,
+ * which may release the context.
  */
 static void evq_release(SimObj *obj)
 {
@@ -306,7 +307,15 @@ static FdEnt *recognise(int fd, int *err)
     return &fdtab[fd];
 }
 
-/* A private fd for the same file, out of the way of low fd numbers. */
+/* A private duplicate of @fd, out of the way of low fd numbers if it can. */
+static int priv_dup(int fd)
+{
+    int n = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 256);
+
+    return n >= 0 ? n : (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* Move @fd out of the way of low fd numbers if it can. */
 static int hide_fd(int fd)
 {
     int n = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 256);
@@ -333,7 +342,7 @@ int sim_shim_veventq_open(SimCtx *ctx, SimObj *obj)
     if (syscall(SYS_pipe2, p, O_CLOEXEC)) {
         return -errno;
     }
-    prfd = (int)syscall(SYS_fcntl, p[0], F_DUPFD_CLOEXEC, 256);
+    prfd = priv_dup(p[0]);
     if (prfd < 0 || !fd_valid(p[0]) || syscall(SYS_fstat, p[0], &st)) {
         int e = prfd < 0 ? errno : EMFILE;
 
