@@ -28,6 +28,11 @@
 
 #define HDR_SIZE sizeof(struct iommufd_vevent_header)
 
+_Static_assert(sizeof(struct iommufd_vevent_header) == 8, "uAPI header");
+_Static_assert(sizeof(struct iommu_vevent_arm_smmuv3) == 32, "uAPI record");
+_Static_assert(sizeof(((SimVevent *)0)->data) >=
+               sizeof(struct iommu_vevent_arm_smmuv3), "record fits");
+
 static bool is_lost(const SimVeventq *q, const SimVevent *ev)
 {
     return ev == &q->lost;
