@@ -61,12 +61,22 @@
 #define SIMDEV_OP_WRITE         4       /* DATA window -> DST, LEN <= 2 KiB */
 #define SIMDEV_OP_PROBE         5       /* translate SRC for read -> LAST_XLATE */
 #define SIMDEV_OP_PROBE_WRITE   6       /* translate SRC for write */
+/*
+ * SMMUv3 only (sim-only, no hardware does this): the 32 bytes at the
+ * start of the DATA window are a raw event record (four little-endian
+ * 64-bit words) the device's SMMU writes as if for this device (its
+ * StreamID field is replaced by the device's); the host driver handles it
+ * as any record (forwarded to the vIOMMU's vEVENTQ or not).  Not
+ * forwarded: STATUS.ERROR with FAULT_CODE SIMDEV_ERR_NOT_FORWARDED.
+ */
+#define SIMDEV_OP_INJECT_EVENT  7
 
 #define SIMDEV_MAX_LEN          (16u << 20)
 
 /* FAULT_CODE values beyond enum sim_fault_code (xlate.h). */
 #define SIMDEV_ERR_BAD_OP       0x100   /* unknown OP or bad LEN */
 #define SIMDEV_ERR_HOST         0x101   /* host memory copy failed */
+#define SIMDEV_ERR_NOT_FORWARDED 0x102  /* INJECT_EVENT: record not forwarded */
 
 #define SIMDEV_FINFO_STAGE_MASK  0x3u   /* 1 or 2, 0 = not a walk fault */
 #define SIMDEV_FINFO_LEVEL_SHIFT 4

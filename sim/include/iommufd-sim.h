@@ -35,4 +35,20 @@ void iommufd_sim_report(FILE *f);
  */
 int iommufd_sim_set_fail(const char *spec);
 
+/*
+ * Have the SMMUv3 of the device behind @devfd (a VFIO device fd the
+ * simulator has seen, e.g. bound) write the raw event record @evt (four
+ * 64-bit words in host order, layout as in the SMMUv3 spec's "Event
+ * records"; the StreamID field, bits 63:32 of word 0, is replaced by the
+ * device's physical StreamID) and run it through the host driver's event
+ * handling as Linux 7.2 does: forwarded, with the StreamID replaced by
+ * the vSID, to the ARM_SMMUV3 vEVENTQ of the vIOMMU the device's nested
+ * HWPT was attached on.  Returns 0 when queued (or counted as lost),
+ * -EOPNOTSUPP when the driver does not forward it (type not among the
+ * eight Linux forwards, Stall set, S2 set, no vmaster, no vEVENTQ),
+ * -EINVAL for a VT-d device, -EBADF for an unknown fd.  The same is
+ * reachable from a guest or qtest through BAR0 (SIMDEV_OP_INJECT_EVENT).
+ */
+int iommufd_sim_inject_event(int devfd, const uint64_t evt[4]);
+
 #endif

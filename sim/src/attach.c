@@ -160,6 +160,26 @@ static uint32_t ioas_of(SimCtx *ctx, uint32_t hwpt_id)
 }
 
 /*
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-iommufd.c:arm_smmu_attach_prepare_vmaster
+ * and arm_smmu_attach_commit_vmaster: a nested domain attached while the
+ * device has a vDEVICE on its vIOMMU gets a vmaster holding that vSID,
+ * which event forwarding uses (eventq.c); it stays as it was until the
+ * next attach, even if the vDEVICE goes; any other attach (or
+ * arm_smmu_master_clear_vmaster on detach/blocking) clears it.
+ */
+static void set_vmaster(SimDevice *dev, SimObj *hwpt)
+{
+    SimObj *vd = NULL;
+
+    if (hwpt && hwpt->kind == OBJ_HWPT_NESTED && hwpt->hwpt.viommu_id) {
+        vd = sim_vdevice_of(dev->ctx, hwpt->hwpt.viommu_id, dev->devid);
+    }
+    dev->vmaster = vd != NULL;
+    dev->vmaster_viommu = vd ? vd->vdev.viommu_id : 0;
+    dev->vmaster_vsid = vd ? vd->vdev.virt_id : 0;
+}
+
+/*
  * drivers/iommu/iommufd/device.c:iommufd_device_do_replace (and
  * iommufd_hw_pagetable_attach): the same HWPT again is a no-op, even for
  * a device a failed VT-d attach left blocked; the reserved regions are
@@ -202,6 +222,7 @@ static int attach_hwpt(SimDevice *dev, SimObj *hwpt)
     }
     dev->dma_blocked = false;
     dev->attached = hwpt->id;   /* replacement is atomic for the device */
+    set_vmaster(dev, hwpt);
     if (old) {
         auto_domain_put(ctx, old);
     }
@@ -277,6 +298,7 @@ void sim_dev_detach(SimDevice *dev)
     dev->attached = 0;
     dev->dma_blocked = false;
     dev->resv_dropped = false;
+    set_vmaster(dev, NULL);
     if (old) {
         auto_domain_put(dev->ctx, old);
     }

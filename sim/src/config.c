@@ -192,6 +192,9 @@ static int cfg_key(SimDevCfg *c, CfgOverrides *o, const char *k,
         c->iidr = (uint32_t)n;
     } else if (!strcmp(k, "smmu_aidr") && n <= UINT32_MAX) {
         c->aidr = (uint32_t)n;
+    } else if (!strcmp(k, "sid") && n <= UINT32_MAX) {
+        c->sid = (uint32_t)n;
+        c->sid_set = true;
     } else {
         return -1;
     }

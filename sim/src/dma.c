@@ -61,6 +61,35 @@ static bool set_fault(SimFault *f, enum sim_fault_code code, int stage,
     return false;
 }
 
+/*
+ * Hardware: the physical SMMU writes an event record for a faulting
+ * transaction of the device's StreamID (sim_smmu_event_record), which
+ * the driver then handles (eventq.c: forwarded to the vIOMMU's vEVENTQ
+ * or not).  Only for nested SMMUv3 domains; STE aborts record nothing.
+ */
+static void smmu_fault_event(SimDevice *dev, const SimFault *f, uint64_t iova)
+{
+    bool ssv = dev->regs.ctrl & SIMDEV_CTRL_USE_PASID;
+    uint64_t evt[4];
+
+    if (sim_smmu_event_record(f, dev->cfg.sid, ssv, dev->regs.pasid, iova,
+                              evt)) {
+        sim_smmu_handle_event(dev, evt);
+    }
+}
+
+int sim_dma_inject_event(SimDevice *dev, const uint64_t evt[4])
+{
+    uint64_t e[4] = { evt[0], evt[1], evt[2], evt[3] };
+
+    if (dev->cfg.iommu != SIM_IOMMU_SMMUV3) {
+        return -EINVAL;
+    }
+    e[0] = (e[0] & 0xffffffffULL) | ((uint64_t)dev->cfg.sid << 32);
+    sim_count("smmu.events_injected", 1);
+    return sim_smmu_handle_event(dev, e);
+}
+
 /* Stage 1 of a nested domain: IOVA -> IPA, and bytes left in the leaf. */
 static bool stage1(SimDevice *dev, SimObj *h, const SimS2 *s2, uint64_t iova,
                    bool write, uint64_t *ipa, uint64_t *left, SimFault *f)
@@ -84,6 +113,9 @@ static bool stage1(SimDevice *dev, SimObj *h, const SimS2 *s2, uint64_t iova,
         ok = sim_smmu_translate(v->viommu.cache, h->hwpt.ste,
                                 (uint32_t)vd->vdev.virt_id, s2, tagged,
                                 dev->regs.pasid, iova, write, &xl, f);
+        if (!ok) {
+            smmu_fault_event(dev, f, iova);
+        }
     }
     if (!ok) {
         return false;
@@ -127,7 +159,12 @@ static bool dma_xlate(SimDevice *dev, uint64_t iova, bool write,
     }
     code = sim_s2_lookup(ctx, *paging, *ipa, write, hva, contig);
     if (code != SIM_FAULT_NONE) {
-        return set_fault(f, code, 2, *ipa, write);
+        set_fault(f, code, 2, *ipa, write);
+        if (h->kind == OBJ_HWPT_NESTED && !h->hwpt.vtd) {
+            f->smmu_class = SMMU_CLASS_IN;
+            smmu_fault_event(dev, f, iova);
+        }
+        return false;
     }
     if (*contig > left) {
         *contig = left;
@@ -283,6 +320,24 @@ static void doorbell(SimDevice *dev)
     case SIMDEV_OP_PROBE_WRITE:
         run_probe(dev, r->op == SIMDEV_OP_PROBE_WRITE);
         break;
+    case SIMDEV_OP_INJECT_EVENT: {
+        uint64_t evt[4];
+        int ret;
+
+        bad = false;            /* LEN is not used */
+        for (int i = 0; i < 4; i++) {
+            memcpy(&evt[i], &r->data[8 * i], 8);
+            evt[i] = le64toh(evt[i]);
+        }
+        ret = sim_dma_inject_event(dev, evt);
+        if (ret == -EINVAL) {
+            bad = true;
+        } else if (ret) {
+            r->status |= SIMDEV_STATUS_ERROR;
+            r->fault_code = SIMDEV_ERR_NOT_FORWARDED;
+        }
+        break;
+    }
     default:
         bad = true;
     }

@@ -87,6 +87,9 @@ void sim_obj_teardown(SimCtx *ctx, SimObj *obj)
     case OBJ_VIOMMU:
         sim_smmu_cache_free(obj->viommu.cache);
         break;
+    case OBJ_VEVENTQ:
+        sim_veventq_teardown(ctx, obj);
+        break;
     case OBJ_VDEVICE: {
         SimObj *v = sim_obj_get(ctx, obj->vdev.viommu_id, OBJ_VIOMMU);
 

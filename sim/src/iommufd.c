@@ -19,6 +19,7 @@ static const char *const kind_names[OBJ_KIND_MAX] = {
     [OBJ_IOAS] = "ioas", [OBJ_DEVICE] = "device",
     [OBJ_HWPT_PAGING] = "hwpt_paging", [OBJ_HWPT_NESTED] = "hwpt_nested",
     [OBJ_VIOMMU] = "viommu", [OBJ_VDEVICE] = "vdevice",
+    [OBJ_VEVENTQ] = "veventq",
 };
 
 const char *sim_obj_kind_name(enum sim_obj_kind kind)
@@ -136,7 +137,7 @@ unsigned sim_ctx_live(const SimCtx *ctx, enum sim_obj_kind kind)
 void sim_ctx_release(SimCtx *ctx)
 {
     static const enum sim_obj_kind order[] = {
-        OBJ_VDEVICE, OBJ_HWPT_NESTED, OBJ_VIOMMU, OBJ_HWPT_PAGING, OBJ_IOAS,
+        OBJ_VEVENTQ, OBJ_VDEVICE, OBJ_HWPT_NESTED, OBJ_VIOMMU, OBJ_HWPT_PAGING, OBJ_IOAS,
         OBJ_DEVICE,
     };
 
@@ -159,13 +160,19 @@ void sim_ctx_release(SimCtx *ctx)
  * drivers/iommu/iommufd/hw_pagetable.c:iommufd_hwpt_paging_alloc (IOAS),
  * iommufd_hwpt_nested_alloc (parent),
  * drivers/iommu/iommufd/viommu.c:iommufd_viommu_alloc_ioctl (HWPT),
- * iommufd_vdevice_alloc_ioctl (vIOMMU) and attach (the HWPT).  A device
- * object belongs to VFIO until unbind (iommufd_device_bind).
+ * iommufd_vdevice_alloc_ioctl (vIOMMU),
+ * drivers/iommu/iommufd/eventq.c:iommufd_veventq_alloc (vIOMMU) and
+ * iommufd_eventq_init (the vEVENTQ, while its file is open) and attach
+ * (the HWPT).  A device object belongs to VFIO until unbind
+ * (iommufd_device_bind).
  */
 static bool obj_busy(SimCtx *ctx, SimObj *obj)
 {
     if (obj->kind == OBJ_DEVICE) {
         return true;            /* owned by the VFIO device until unbind */
+    }
+    if (obj->kind == OBJ_VEVENTQ) {
+        return sim_veventq_busy(obj);
     }
     for (uint32_t i = 1; i < ctx->nobjs; i++) {
         SimObj *o = ctx->objs[i];
@@ -192,7 +199,8 @@ static bool obj_busy(SimCtx *ctx, SimObj *obj)
             break;
         case OBJ_VIOMMU:
             if ((o->kind == OBJ_VDEVICE && o->vdev.viommu_id == obj->id) ||
-                (o->kind == OBJ_HWPT_NESTED && o->hwpt.viommu_id == obj->id)) {
+                (o->kind == OBJ_HWPT_NESTED && o->hwpt.viommu_id == obj->id) ||
+                (o->kind == OBJ_VEVENTQ && o->evq.viommu_id == obj->id)) {
                 return true;
             }
             break;
@@ -331,7 +339,8 @@ typedef struct IoctlOp {
     { nr, name, sizeof(struct type), \
       offsetof(struct type, last) + sizeof(((struct type *)0)->last), fn, \
       nr == IOMMUFD_CMD_IOAS_ALLOC || nr == IOMMUFD_CMD_HWPT_ALLOC || \
-      nr == IOMMUFD_CMD_VIOMMU_ALLOC || nr == IOMMUFD_CMD_VDEVICE_ALLOC }
+      nr == IOMMUFD_CMD_VIOMMU_ALLOC || nr == IOMMUFD_CMD_VDEVICE_ALLOC || \
+      nr == IOMMUFD_CMD_VEVENTQ_ALLOC }
 
 /* The objects before a call, to find the ones it made. */
 static SimObj **snapshot(SimCtx *ctx, uint32_t *n)
@@ -393,6 +402,8 @@ static const IoctlOp ops[] = {
        virt_id, sim_vdevice_alloc),
     OP(IOMMUFD_CMD_IOAS_CHANGE_PROCESS, "IOAS_CHANGE_PROCESS",
        iommu_ioas_change_process, __reserved, not_simulated),
+    OP(IOMMUFD_CMD_VEVENTQ_ALLOC, "VEVENTQ_ALLOC", iommu_veventq_alloc,
+       out_veventq_fd, sim_veventq_alloc),
 };
 
 /*
@@ -440,6 +451,8 @@ static const struct {
     { "HWPT_INVALIDATE", "hwpt_id -:64 data_type entry_len entry_num -" },
     { "VIOMMU_ALLOC", "flags type dev_id hwpt_id out_viommu_id" },
     { "VDEVICE_ALLOC", "viommu_id dev_id out_vdevice_id virt_id:64" },
+    { "VEVENTQ_ALLOC", "flags viommu_id type veventq_depth out_veventq_id "
+                       "out_veventq_fd -" },
 };
 
 static size_t format_fields(char *buf, size_t bufsz, const char *fields,
@@ -579,10 +592,14 @@ out_nolog:
     return ret;
 }
 
-/* The file is gone once no fd and no bound device reference it. */
+/*
+ * The file is gone once no fd, no bound device and no open vEVENTQ file
+ * reference it (drivers/iommu/iommufd/eventq.c:iommufd_eventq_init takes
+ * a reference on the iommufd file: iommufd_ctx_get).
+ */
 void sim_ctx_maybe_release(SimCtx *ctx)
 {
-    if (ctx && ctx->nfds <= 0 && ctx->nbound <= 0) {
+    if (ctx && ctx->nfds <= 0 && ctx->nbound <= 0 && ctx->nevqfiles <= 0) {
         sim_log("iommufd context %u released", ctx->serial);
         sim_ctx_release(ctx);
     }

@@ -226,6 +226,8 @@ void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,
     r->stage = stage;
     r->level = level;
     r->fault_addr = addr;
+    r->smmu_evt = 0;
+    r->smmu_class = 0;
 }
 
 bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
@@ -238,6 +240,8 @@ bool sim_walk_finish(const SimWalk *r, uint64_t iova, bool write,
             fault->level = r->level;
             fault->write = write;
             fault->addr = r->fault_addr;
+            fault->smmu_evt = r->smmu_evt;
+            fault->smmu_class = r->smmu_class;
         }
         return false;
     }

@@ -124,6 +124,8 @@ typedef struct SimWalk {
     bool global;                /* SMMUv3: nG == 0 */
     unsigned level_ok;          /* SMMUv3: leaf level on success */
     bool wc_hit;                /* the walk started from a walk-cache entry */
+    uint8_t smmu_evt;           /* SimFault.smmu_evt */
+    uint8_t smmu_class;         /* SimFault.smmu_class */
 } SimWalk;
 
 void sim_walk_fail(SimWalk *r, enum sim_fault_code code, int stage,

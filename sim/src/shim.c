@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sim.h"
@@ -31,11 +32,12 @@
 #define EXPORT __attribute__((visibility("default")))
 
 #define MAX_FD 65536
+#define SIM_UIO_MAXIOV 1024         /* include/uapi/linux/uio.h:UIO_MAXIOV */
 #define CTX_NAME "iommufd-sim"
 #define DEV_PREFIX "/memfd:iommufd-sim-vfio"
 #define CTX_PREFIX "/memfd:iommufd-sim"
 
-enum { FK_NONE, FK_CTX, FK_DEV };
+enum { FK_NONE, FK_CTX, FK_DEV, FK_EVQ };
 
 typedef struct FdEnt { int kind; void *obj; } FdEnt;
 
@@ -79,6 +81,11 @@ REAL(ssize_t, pwrite, int, const void *, size_t, off_t)
 REAL(ssize_t, pwrite64, int, const void *, size_t, off_t)
 REAL(void *, mmap, void *, size_t, int, int, int, off_t)
 REAL(void *, mmap64, void *, size_t, int, int, int, off_t)
+REAL(ssize_t, read, int, void *, size_t)
+REAL(ssize_t, __read_chk, int, void *, size_t, size_t)
+REAL(ssize_t, readv, int, const struct iovec *, int)
+REAL(ssize_t, write, int, const void *, size_t)
+REAL(ssize_t, writev, int, const struct iovec *, int)
 
 __attribute__((constructor))
 static void shim_init(void)
@@ -98,20 +105,60 @@ static bool is_ours(int fd)
 
 static dev_t obj_dev(const FdEnt *e)
 {
+    if (e->kind == FK_EVQ) {
+        return ((SimObj *)e->obj)->evq.st_dev;
+    }
     return e->kind == FK_CTX ? ((SimCtx *)e->obj)->st_dev
                              : ((SimDevice *)e->obj)->st_dev;
 }
 
 static ino_t obj_ino(const FdEnt *e)
 {
+    if (e->kind == FK_EVQ) {
+        return ((SimObj *)e->obj)->evq.st_ino;
+    }
     return e->kind == FK_CTX ? ((SimCtx *)e->obj)->st_ino
                              : ((SimDevice *)e->obj)->st_ino;
 }
 
 static int *obj_nfds(const FdEnt *e)
 {
+    if (e->kind == FK_EVQ) {
+        return &((SimObj *)e->obj)->evq.nfds;
+    }
     return e->kind == FK_CTX ? &((SimCtx *)e->obj)->nfds
                              : &((SimDevice *)e->obj)->nfds;
+}
+
+static void evq_close_private(SimVeventq *q)
+{
+    if (q->prfd >= 0) {
+        syscall(SYS_close, q->prfd);
+    }
+    if (q->wfd >= 0) {
+        syscall(SYS_close, q->wfd);
+    }
+    q->prfd = q->wfd = -1;
+    q->signalled = false;
+}
+
+/*
+ * The last fd of a vEVENTQ file closed:
+ * drivers/iommu/iommufd/eventq.c:iommufd_eventq_fops_release drops the
+ * object's users reference (it can be destroyed now; it lives on until
+ * then, still queueing vEVENTs) and the reference on the iommufd file,
+ * which may release the context.
+ */
+static void evq_release(SimObj *obj)
+{
+    SimVeventq *q = &obj->evq;
+    SimCtx *ctx = q->ctx;
+
+    evq_close_private(q);
+    sim_log("veventq %u file released", obj->id);
+    q->ctx = NULL;
+    ctx->nevqfiles--;
+    sim_ctx_maybe_release(ctx);
 }
 
 static FdEnt *file_find(dev_t d, ino_t i)
@@ -165,6 +212,8 @@ static void fd_unmap(int fd)
     }
     if (e.kind == FK_CTX) {
         sim_ctx_maybe_release(e.obj);
+    } else if (e.kind == FK_EVQ) {
+        evq_release(e.obj);
     } else {
         sim_log("device %s released", ((SimDevice *)e.obj)->cfg.name);
         sim_device_release(e.obj);
@@ -256,6 +305,99 @@ static FdEnt *recognise(int fd, int *err)
     }
     fd_map(fd, f);
     return &fdtab[fd];
+}
+
+/* A private duplicate of @fd, out of the way of low fd numbers if it can. */
+static int priv_dup(int fd)
+{
+    int n = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 256);
+
+    return n >= 0 ? n : (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* Move @fd out of the way of low fd numbers if it can. */
+static int hide_fd(int fd)
+{
+    int n = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 256);
+
+    if (n < 0) {
+        return fd;
+    }
+    syscall(SYS_close, fd);
+    return n;
+}
+
+/*
+ * drivers/iommu/iommufd/eventq.c:iommufd_eventq_init: an anonymous file
+ * (here a pipe: the caller gets the read end, the lowest free fd, with
+ * O_CLOEXEC) holding a reference on the iommufd file.
+ */
+int sim_shim_veventq_open(SimCtx *ctx, SimObj *obj)
+{
+    SimVeventq *q = &obj->evq;
+    struct stat st;
+    int p[2], prfd;
+    FdEnt *f;
+
+    if (syscall(SYS_pipe2, p, O_CLOEXEC)) {
+        return -errno;
+    }
+    prfd = priv_dup(p[0]);
+    if (prfd < 0 || !fd_valid(p[0]) || syscall(SYS_fstat, p[0], &st)) {
+        int e = prfd < 0 ? errno : EMFILE;
+
+        syscall(SYS_close, p[0]);
+        syscall(SYS_close, p[1]);
+        if (prfd >= 0) {
+            syscall(SYS_close, prfd);
+        }
+        return -e;
+    }
+    q->rfd = p[0];
+    q->prfd = prfd;
+    q->wfd = hide_fd(p[1]);
+    q->st_dev = st.st_dev;
+    q->st_ino = st.st_ino;
+    q->ctx = ctx;
+    f = file_add(FK_EVQ, obj);
+    if (!f) {
+        syscall(SYS_close, q->rfd);
+        evq_close_private(q);
+        q->ctx = NULL;
+        return -EMFILE;
+    }
+    ctx->nevqfiles++;
+    fd_map(q->rfd, f);
+    return q->rfd;
+}
+
+/*
+ * The object goes while its file is open: only when VEVENTQ_ALLOC's reply
+ * could not be written, so the fd was never handed out
+ * (drivers/iommu/iommufd/eventq.c:iommufd_veventq_alloc, put_unused_fd).
+ */
+void sim_shim_veventq_abort(SimObj *obj)
+{
+    SimVeventq *q = &obj->evq;
+
+    for (int fd = 0; fd < MAX_FD && q->nfds > 0; fd++) {
+        if (fdtab[fd].kind == FK_EVQ && fdtab[fd].obj == obj) {
+            fdtab[fd] = (FdEnt){ 0 };
+            atomic_store(&fd_ours[fd], 0);
+            q->nfds--;
+            syscall(SYS_close, fd);
+        }
+    }
+    for (int k = 0; k < MAX_FILES; k++) {
+        if (files[k].obj == obj) {
+            files[k] = (FdEnt){ 0 };
+        }
+    }
+    evq_close_private(q);
+    if (q->ctx) {
+        q->ctx->nevqfiles--;    /* the context is in an ioctl: not released */
+        q->ctx = NULL;
+    }
 }
 
 SimCtx *sim_shim_ctx_of_fd(int fd, int *err)
@@ -454,6 +596,17 @@ EXPORT int dup3(int fd, int fd2, int flags)
     return n;
 }
 
+/* anon_inode_getfile(..., O_RDWR): the pipe's read end says O_RDONLY. */
+static int evq_getfl(int fd, int fl)
+{
+    sim_lock();
+    if (fdtab[fd].kind == FK_EVQ) {
+        fl = (fl & ~O_ACCMODE) | O_RDWR;
+    }
+    sim_unlock();
+    return fl;
+}
+
 #define FCNTL_WRAPPER(name) \
     EXPORT int name(int fd, int cmd, ...) \
     { \
@@ -467,6 +620,9 @@ EXPORT int dup3(int fd, int fd2, int flags)
         n = real_##name(fd, cmd, arg); \
         if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) { \
             dup_track(fd, n); \
+        } \
+        if (cmd == F_GETFL && n >= 0 && is_ours(fd)) { \
+            n = evq_getfl(fd, n); \
         } \
         return n; \
     }
@@ -492,6 +648,8 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
         if (f || err) {
             if (err) {
                 ret = err;
+            } else if (f->kind == FK_EVQ) {
+                ret = -ENOTTY;  /* the vEVENTQ file has no ioctls */
             } else if (f->kind == FK_CTX) {
                 ret = sim_iommufd_ioctl(f->obj, req, (uint64_t)(uintptr_t)arg);
             } else {
@@ -593,7 +751,8 @@ PWRITE_WRAPPER(pwrite64)
             sim_lock(); \
             kind = fdtab[fd].kind; \
             sim_log("mmap on %s fd %d refused", \
-                    kind == FK_DEV ? "device" : "iommufd", fd); \
+                    kind == FK_DEV ? "device" : \
+                    kind == FK_EVQ ? "veventq" : "iommufd", fd); \
             sim_unlock(); \
             if (kind) { \
                 errno = kind == FK_DEV ? EINVAL : ENODEV; \
@@ -606,3 +765,143 @@ PWRITE_WRAPPER(pwrite64)
 
 MMAP_WRAPPER(mmap)
 MMAP_WRAPPER(mmap64)
+
+/* ---- vEVENTQ file: read, readv; pread, write refused ---- */
+
+/* The vEVENTQ behind @fd, with the lock held, or NULL (lock not held). */
+static SimObj *evq_fd(int fd)
+{
+    if (!is_ours(fd)) {
+        return NULL;
+    }
+    sim_lock();
+    if (fdtab[fd].kind == FK_EVQ) {
+        return fdtab[fd].obj;
+    }
+    sim_unlock();
+    return NULL;
+}
+
+static ssize_t evq_ret(ssize_t ret)
+{
+    sim_unlock();
+    if (ret < 0) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
+/*
+ * fs/read_write.c:ksys_read -> iommufd_veventq_fops_read (at f_pos, which
+ * the read never moves: always 0).
+ */
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    SimObj *obj = evq_fd(fd);
+
+    if (obj) {
+        return evq_ret(sim_veventq_read(obj, (uint64_t)(uintptr_t)buf, n));
+    }
+    resolve_read();
+    return real_read(fd, buf, n);
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    SimObj *obj = n <= buflen ? evq_fd(fd) : NULL;
+
+    if (obj) {
+        return evq_ret(sim_veventq_read(obj, (uint64_t)(uintptr_t)buf, n));
+    }
+    resolve___read_chk();
+    return real___read_chk(fd, buf, n, buflen);
+}
+
+/*
+ * fs/read_write.c:vfs_readv and do_loop_readv_writev: an empty vector
+ * reads 0; a file with ->read but no ->read_iter gets one read per
+ * segment, stopping at the first error (returned only if nothing was
+ * read) or short read.  Advancing past a full segment skips the empty
+ * ones after it (iov_iter_advance), but an empty first segment is a read
+ * of 0 bytes: EINVAL.  The vector itself is read with process_vm_readv
+ * like any caller memory (EFAULT); more than SIM_UIO_MAXIOV entries is EINVAL
+ * (import_iovec).
+ */
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    static struct iovec v[SIM_UIO_MAXIOV];     /* under sim_lock */
+    SimObj *obj = evq_fd(fd);
+    uint64_t total = 0;
+    ssize_t ret = 0;
+    int i = 0;
+
+    if (!obj) {
+        resolve_readv();
+        return real_readv(fd, iov, cnt);
+    }
+    if (cnt < 0 || cnt > SIM_UIO_MAXIOV) {
+        return evq_ret(-EINVAL);
+    }
+    if (cnt && sim_copy_from_user(v, (uint64_t)(uintptr_t)iov,
+                                  (size_t)cnt * sizeof(v[0]))) {
+        return evq_ret(-EFAULT);
+    }
+    for (int k = 0; k < cnt; k++) {
+        total += v[k].iov_len;
+    }
+    while (total && i < cnt) {
+        ssize_t nr = sim_veventq_read(obj, (uint64_t)(uintptr_t)v[i].iov_base,
+                                      v[i].iov_len);
+
+        if (nr < 0) {
+            if (!ret) {
+                ret = nr;
+            }
+            break;
+        }
+        ret += nr;
+        if ((size_t)nr != v[i].iov_len) {
+            break;
+        }
+        for (i++; i < cnt && !v[i].iov_len; i++) {
+        }
+    }
+    return evq_ret(ret);
+}
+
+/*
+ * fs/read_write.c:vfs_write: the file is O_RDWR but has no ->write, so
+ * no FMODE_CAN_WRITE: EINVAL.  (pread/pwrite: no FMODE_PREAD/PWRITE on an
+ * anonymous inode, ESPIPE, which the pipe gives too.)
+ */
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    if (evq_fd(fd)) {
+        return evq_ret(-EINVAL);
+    }
+    resolve_write();
+    return real_write(fd, buf, n);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    if (evq_fd(fd)) {
+        return evq_ret(-EINVAL);
+    }
+    resolve_writev();
+    return real_writev(fd, iov, cnt);
+}
+
+/* ---- in-process test hook (include/iommufd-sim.h) ---- */
+EXPORT int iommufd_sim_inject_event(int devfd, const uint64_t evt[4])
+{
+    int ret = -EBADF;
+
+    sim_lock();
+    if (is_ours(devfd) && fdtab[devfd].kind == FK_DEV) {
+        ret = sim_dma_inject_event(fdtab[devfd].obj, evt);
+    }
+    sim_unlock();
+    return ret;
+}

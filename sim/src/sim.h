@@ -42,6 +42,8 @@ typedef struct SimDevCfg {
     uint32_t idr[6], iidr, aidr;
     SimRange resv[SIM_MAX_RESV];
     unsigned nresv;
+    uint32_t sid;              /* SMMUv3 physical StreamID */
+    bool sid_set;              /* else the next free one (vfio.c) */
     char name[64];
 } SimDevCfg;
 
@@ -52,7 +54,7 @@ uint64_t sim_cfg_aperture_last(const SimDevCfg *cfg);
 /* ---- iommufd objects ---- */
 enum sim_obj_kind {
     OBJ_IOAS = 1, OBJ_DEVICE, OBJ_HWPT_PAGING, OBJ_HWPT_NESTED,
-    OBJ_VIOMMU, OBJ_VDEVICE, OBJ_KIND_MAX
+    OBJ_VIOMMU, OBJ_VDEVICE, OBJ_VEVENTQ, OBJ_KIND_MAX
 };
 
 typedef struct SimArea {
@@ -104,6 +106,35 @@ typedef struct SimVdevice {
     uint64_t virt_id;
 } SimVdevice;
 
+/* One vEVENT on a vEVENTQ's deliver list (eventq.c). */
+typedef struct SimVevent {
+    struct iommufd_vevent_header hdr;
+    uint32_t data_len;
+    uint8_t data[32];           /* struct iommu_vevent_arm_smmuv3 */
+    struct SimVevent *next, *prev;
+} SimVevent;
+
+typedef struct SimCtx SimCtx;
+
+typedef struct SimVeventq {
+    uint32_t viommu_id;
+    uint32_t type, depth;
+    uint32_t num_events;       /* normal vEVENTs on the list */
+    uint32_t sequence;         /* next sequence index, 0..INT_MAX */
+    SimVevent *head, *tail;    /* deliver list; may end with &lost */
+    SimVevent lost;            /* the lost-events header */
+    bool lost_queued;          /* &lost is on the list (always its tail) */
+    /* the fd (shim.c): a pipe whose read end holds one byte iff the
+     * deliver list is non-empty */
+    SimCtx *ctx;
+    int rfd;                   /* the fd VEVENTQ_ALLOC returned */
+    int prfd, wfd;             /* private read and write ends (-1: closed) */
+    dev_t st_dev;
+    ino_t st_ino;
+    int nfds;                  /* open fds of the file */
+    bool signalled;            /* the byte is in the pipe */
+} SimVeventq;
+
 typedef struct SimObj {
     uint32_t id;
     enum sim_obj_kind kind;
@@ -112,11 +143,12 @@ typedef struct SimObj {
         SimHwpt hwpt;
         SimViommu viommu;
         SimVdevice vdev;
+        SimVeventq evq;
         SimDevice *dev;        /* OBJ_DEVICE */
     };
 } SimObj;
 
-typedef struct SimCtx {
+struct SimCtx {
     dev_t st_dev;
     ino_t st_ino;
     int nfds;                  /* open fds known to the shim */
@@ -126,7 +158,8 @@ typedef struct SimCtx {
     bool *tomb;                /* [id]: tombstone, id never handed out again */
     uint32_t nobjs;
     bool account_mm;           /* IOMMU_OPTION_RLIMIT_MODE */
-} SimCtx;
+    int nevqfiles;             /* open vEVENTQ files (each holds the ctx) */
+};
 
 /* ---- VFIO device ---- */
 typedef struct SimDmaRegs {
@@ -151,6 +184,13 @@ struct SimDevice {
     bool dma_blocked;          /* a failed VT-d attach blocked it (attach.c) */
     bool resv_dropped;         /* a refused replace in the same IOAS dropped
                                   its reserved regions there (attach.c) */
+    /*
+     * arm_smmu_master::vmaster: set when a nested HWPT is attached while
+     * the device has a vDEVICE on its vIOMMU (attach.c), NULL otherwise.
+     */
+    bool vmaster;
+    uint32_t vmaster_viommu;
+    uint64_t vmaster_vsid;
     uint8_t config[SIM_CFG_SIZE];
     uint32_t bar0_raw;         /* BAR0 register as written */
     int irq_type;              /* VFIO_PCI_*_IRQ_INDEX or IRQ_NONE */
@@ -259,7 +299,26 @@ void sim_device_unbind(SimDevice *dev);
 void sim_signal_eventfd(int fd);
 bool sim_dev_bus_master(const SimDevice *dev);
 
+/* vEVENTQ (eventq.c) */
+long sim_veventq_alloc(SimCtx *ctx, void *cmd);
+/*
+ * Report one vEVENT of @type on vIOMMU @viommu_id: 0, or -EOPNOTSUPP when
+ * the vIOMMU has no vEVENTQ of that type.
+ */
+int sim_viommu_report_event(SimCtx *ctx, uint32_t viommu_id, uint32_t type,
+                            const void *data, uint32_t len);
+/* The SMMU's event handling for a record of the device's StreamID. */
+int sim_smmu_handle_event(SimDevice *dev, const uint64_t evt[4]);
+ssize_t sim_veventq_read(SimObj *obj, uint64_t buf, size_t n);
+void sim_veventq_teardown(SimCtx *ctx, SimObj *obj);
+/* Is the vEVENTQ file still open (it holds a users reference)? */
+bool sim_veventq_busy(const SimObj *obj);
+
 /* ---- shim (shim.c) ---- */
+/* Give @obj (a vEVENTQ) its fd; returns the fd or -errno. */
+int sim_shim_veventq_open(SimCtx *ctx, SimObj *obj);
+/* Forget the fds of @obj without releasing anything (abort). */
+void sim_shim_veventq_abort(SimObj *obj);
 /* The iommufd context behind fd @fd: EBADF if closed, EBADFD if not one. */
 SimCtx *sim_shim_ctx_of_fd(int fd, int *err);
 
@@ -267,5 +326,12 @@ SimCtx *sim_shim_ctx_of_fd(int fd, int *err);
 void sim_dma_reset(SimDevice *dev);
 uint64_t sim_dma_read(SimDevice *dev, uint64_t off, unsigned size);
 void sim_dma_write(SimDevice *dev, uint64_t off, unsigned size, uint64_t val);
+/*
+ * A raw SMMUv3 event record (host order) as the device's SMMU would write
+ * it: the StreamID field is set to the device's, then the driver handles
+ * it.  0 if forwarded to a vEVENTQ, -EINVAL for a VT-d device, else the
+ * driver's -errno.
+ */
+int sim_dma_inject_event(SimDevice *dev, const uint64_t evt[4]);
 
 #endif

@@ -120,6 +120,19 @@ SimDevice *sim_device_new(dev_t d, ino_t i, const char *cfgtext, int *err)
         free(dev);
         return NULL;
     }
+    /*
+     * The physical StreamID (firmware's, IORT on a real host): by default
+     * 0x100 for the first device the process opens, then 0x101, ...
+     */
+    if (!dev->cfg.sid_set) {
+        static uint32_t next_sid = 0x100;
+
+        dev->cfg.sid = next_sid++;
+    }
+    if (dev->cfg.iommu == SIM_IOMMU_SMMUV3) {
+        sim_log("device %s: SMMUv3 instance %u StreamID 0x%x", dev->cfg.name,
+                dev->cfg.instance, dev->cfg.sid);
+    }
     dev->st_dev = d;
     dev->st_ino = i;
     dev->irq_type = IRQ_NONE;

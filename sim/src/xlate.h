@@ -37,7 +37,19 @@ typedef struct SimFault {
     int level;                  /* table level of the faulting entry */
     bool write;
     uint64_t addr;              /* faulting IOVA (stage 1) or IPA (stage 2) */
+    /*
+     * SMMUv3 only: the event type the SMMU records when the code alone
+     * does not say it (SMMU_EVT_*: C_BAD_SUBSTREAMID for BAD_CD,
+     * F_STREAM_DISABLED for ABORT), else 0.
+     */
+    uint8_t smmu_evt;
+    /* SMMUv3 stage-2 faults: what was being fetched (SMMU_CLASS_*). */
+    uint8_t smmu_class;
 } SimFault;
+
+#define SMMU_CLASS_CD 0     /* a CD or L1CD fetch */
+#define SMMU_CLASS_TT 1     /* a stage-1 table walk */
+#define SMMU_CLASS_IN 2     /* the input address (the transaction) */
 
 /*
  * Stage 2 as seen by the walkers: the core resolves an IPA through the
@@ -140,5 +152,37 @@ const SimIotlbStats *sim_smmu_stats(const SimSmmuCache *c);
 
 /* Drop every cached entry that was filled for @vsid (vDEVICE destroyed). */
 void sim_smmu_forget_sid(SimSmmuCache *c, uint32_t vsid);
+
+/* SMMUv3 event record types (word 0 bits 7:0, "7.3 Event records"). */
+#define SMMU_EVT_C_BAD_STE          0x04
+#define SMMU_EVT_F_STREAM_DISABLED  0x06
+#define SMMU_EVT_C_BAD_SUBSTREAMID  0x08
+#define SMMU_EVT_C_BAD_CD           0x0a
+#define SMMU_EVT_F_TRANSLATION      0x10
+#define SMMU_EVT_F_ADDR_SIZE        0x11
+#define SMMU_EVT_F_ACCESS           0x12
+#define SMMU_EVT_F_PERMISSION       0x13
+
+/* Event record fields (64-bit words, host order). */
+#define SMMU_EVT0_SSV       (1ULL << 11)
+#define SMMU_EVT0_SSID_SHIFT 12         /* 31:12 */
+#define SMMU_EVT0_SID_SHIFT 32          /* 63:32 */
+#define SMMU_EVT1_STALL     (1ULL << 31)
+#define SMMU_EVT1_PNU       (1ULL << 33)
+#define SMMU_EVT1_IND       (1ULL << 34)
+#define SMMU_EVT1_RNW       (1ULL << 35)
+#define SMMU_EVT1_S2        (1ULL << 39)
+#define SMMU_EVT1_CLASS_SHIFT 40        /* 41:40: CD 0, TT 1, IN 2 */
+#define SMMU_EVT1_TTRNW     (1ULL << 44)
+#define SMMU_EVT3_IPA_MASK  0x000ffffffffff000ULL   /* 51:12 */
+
+/*
+ * The event record (4 words, host order) an SMMUv3 writes for a faulting
+ * transaction of StreamID @sid: @f as the walker (or the final stage-2
+ * lookup) reported it, @iova the transaction's input address.  Returns
+ * false for faults that record no event (STE abort, V == 0).
+ */
+bool sim_smmu_event_record(const SimFault *f, uint32_t sid, bool ssv,
+                           uint32_t ssid, uint64_t iova, uint64_t evt[4]);
 
 #endif

@@ -304,6 +304,13 @@ static bool cd_decode(const SimSmmuCache *c, uint64_t w0, uint64_t w1,
     return true;
 }
 
+/* C_BAD_SUBSTREAMID: reported as BAD_CD, recorded as its own event. */
+static void bad_substream(SimWalk *r, uint64_t iova)
+{
+    sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+    r->smmu_evt = SMMU_EVT_C_BAD_SUBSTREAMID;
+}
+
 /*
  * Fetch CD @idx from memory (no caching).  @ctxptr/@fmt/@cdmax come from
  * the STE.  On failure fills @r.
@@ -329,7 +336,7 @@ static bool cd_fetch(const SimSmmuCache *c, const SimS2 *s2, uint64_t ctxptr,
         }
         l1 = sim_le64(l1);
         if (!(l1 & 1)) {
-            sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+            bad_substream(r, iova);
             return false;
         }
         cd_addr = (l1 & sim_mask(51, 12)) +
@@ -450,6 +457,7 @@ static void s1_walk(const SmmuCd *cd, const SimS2 *s2, SimIotlb *wc,
         f = sim_s2_read(s2, eaddr, &desc, sizeof(desc), &fipa);
         if (f != SIM_FAULT_NONE) {
             sim_walk_fail(r, f, 2, level, fipa);
+            r->smmu_class = SMMU_CLASS_TT;
             return;
         }
         desc = sim_le64(desc);
@@ -567,7 +575,7 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
 
     if (cdmax == 0) {
         if (ssv) {
-            sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+            bad_substream(r, iova);
             return;
         }
         idx = 0;
@@ -581,12 +589,13 @@ static void smmu_resolve(SimSmmuCache *c, const uint64_t ste[2],
         if (ssv) {
             if (ssid >> cdmax ||
                 (ssid == 0 && s1dss == STE_S1DSS_SSID0)) {
-                sim_walk_fail(r, SIM_FAULT_BAD_CD, 0, 0, iova);
+                bad_substream(r, iova);
                 return;
             }
             idx = ssid;
         } else if (s1dss == STE_S1DSS_TERMINATE) {
             sim_walk_fail(r, SIM_FAULT_ABORT, 0, 0, iova);
+            r->smmu_evt = SMMU_EVT_F_STREAM_DISABLED;
             return;
         } else if (s1dss == STE_S1DSS_BYPASS) {
             goto bypass;
@@ -840,4 +849,77 @@ void sim_smmu_forget_sid(SimSmmuCache *c, uint32_t vsid)
     c->stats.flushed += sim_iotlb_drop(&c->tlb, tlbi_match, &m);
     c->stats.walk_flushed += sim_iotlb_drop(&c->walk, tlbi_match, &m);
     c->stats.flushed += cd_cache_drop(c, vsid, true, 0);
+}
+
+/* ---- Event records ---- */
+
+/*
+ * The record the SMMU writes to its event queue ("7.3 Event records"):
+ * word 0 type, SSV, SubstreamID, StreamID; for the four translation
+ * faults word 1 RnW (DMA reads are RnW = 1), PnU = InD = 0 (an
+ * unprivileged data access: PCIe without a PASID prefix), Stall 0 (the
+ * faulting transaction is terminated), S2 and CLASS (CD, TT or IN; stage
+ * 1 faults are about the input address), TTRnW = 1 for a table fetch
+ * (walks only read), word 2 the input address, word 3 the IPA of a stage
+ * 2 fault (stage 1: 0).  C_BAD_STE, F_STREAM_DISABLED, C_BAD_SUBSTREAMID
+ * and C_BAD_CD carry only word 0.
+ */
+bool sim_smmu_event_record(const SimFault *f, uint32_t sid, bool ssv,
+                           uint32_t ssid, uint64_t iova, uint64_t evt[4])
+{
+    unsigned type = f->smmu_evt;
+    bool addr = false;
+
+    memset(evt, 0, 4 * sizeof(evt[0]));
+    if (!type) {
+        switch (f->code) {
+        case SIM_FAULT_S1_NOT_PRESENT:
+        case SIM_FAULT_S1_RESERVED:     /* a bad descriptor: F_TRANSLATION */
+        case SIM_FAULT_S2_UNMAPPED:
+            type = SMMU_EVT_F_TRANSLATION;
+            break;
+        case SIM_FAULT_S1_ADDR_SIZE:
+            type = SMMU_EVT_F_ADDR_SIZE;
+            break;
+        case SIM_FAULT_S1_ACCESS_FLAG:
+            type = SMMU_EVT_F_ACCESS;
+            break;
+        case SIM_FAULT_S1_PERM:
+        case SIM_FAULT_S2_PERM:
+            type = SMMU_EVT_F_PERMISSION;
+            break;
+        case SIM_FAULT_BAD_STE:
+            type = SMMU_EVT_C_BAD_STE;
+            break;
+        case SIM_FAULT_BAD_CD:
+            type = SMMU_EVT_C_BAD_CD;
+            break;
+        default:
+            return false;       /* abort STE, blocked: no record */
+        }
+    }
+    addr = type >= SMMU_EVT_F_TRANSLATION && type <= SMMU_EVT_F_PERMISSION;
+    evt[0] = type | ((uint64_t)sid << SMMU_EVT0_SID_SHIFT);
+    if (ssv && type != SMMU_EVT_F_STREAM_DISABLED) {
+        evt[0] |= SMMU_EVT0_SSV |
+                  ((uint64_t)(ssid & 0xfffff) << SMMU_EVT0_SSID_SHIFT);
+    }
+    if (!addr) {
+        return true;
+    }
+    if (!f->write) {
+        evt[1] |= SMMU_EVT1_RNW;
+    }
+    if (f->stage == 2) {
+        evt[1] |= SMMU_EVT1_S2 |
+                  ((uint64_t)f->smmu_class << SMMU_EVT1_CLASS_SHIFT);
+        if (f->smmu_class == SMMU_CLASS_TT) {
+            evt[1] |= SMMU_EVT1_TTRNW;
+        }
+        evt[3] = f->addr & SMMU_EVT3_IPA_MASK;
+    } else {
+        evt[1] |= (uint64_t)SMMU_CLASS_IN << SMMU_EVT1_CLASS_SHIFT;
+    }
+    evt[2] = iova;
+    return true;
 }
