@@ -94,8 +94,11 @@ def run(mode, iterations, timeout=900, arch='amd64', sim_fail=None,
             sys.exit('guest-run: %s missing; run scripts/guest-build.sh'
                      % (guest / f))
     with tempfile.TemporaryDirectory(prefix='guest-') as tmp:
-        fd = qemutest.device_memfd('iommu=%s\nname=demo\n' %
-                                   ('vtd' if arch == 'amd64' else 'smmuv3'))
+        # on SMMUv3 a physical StreamID other than the guest's (0x100), so
+        # that event records show the host replaced it
+        fd = qemutest.device_memfd('iommu=vtd\nname=demo\n'
+                                   if arch == 'amd64' else
+                                   'iommu=smmuv3\nname=demo\nsid=0x42\n')
         env = dict(os.environ)
         env['LD_PRELOAD'] = qemutest.default_sim_lib()
         env['IOMMUFD_SIM_REPORT'] = os.path.join(tmp, 'report')
