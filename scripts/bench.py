@@ -118,7 +118,7 @@ def arm64_table(iterations):
             runs[p].append(measure_arm64(p, iterations))
     rows = [
         ('guest DMA map+unmap cycles/s', 'ops_per_s', '%d'),
-        ('guest TLBI_NH_VA per CMD_SYNC (= entries per host call)',
+        ('guest invalidation commands per CMD_SYNC (= entries per host call)',
          'entries_per_call', '%.2f'),
         ('host HWPT_INVALIDATE calls per guest unmap (this series)',
          'calls_per_unmap', '%.2f'),
@@ -145,6 +145,7 @@ def main():
     ap.add_argument('--arm64-iterations', type=int, default=2000,
                     help='cycles per arm64 run (0: no arm64 table)')
     a = ap.parse_args()
+    load = os.getloadavg()[0]
     rows = []
     for mode in a.modes.split(','):
         print('bench: %s mode, %d cycles...' % (mode, a.iterations),
@@ -168,7 +169,8 @@ def main():
     doc.parent.mkdir(exist_ok=True)
     doc.write_text(
         '# Nested vs shadow: guest DMA workload\n\n'
-        'Written by `make bench` (%s, project %s, %s, %d CPUs, TCG).  The '
+        'Written by `make bench` (%s, project %s, %s, %d CPUs, TCG, load '
+        'average %.1f when it started).  The '
         'guest (Debian\'s 6.12 kernel) maps, DMAs and unmaps 4 KiB buffers '
         'through the DMA API with iommu.strict=1, %d cycles, against a '
         'simulated passthrough device (iommufd-sim).  Shadow: intel-iommu '
@@ -178,7 +180,7 @@ def main():
         'CPU time excludes booting (a run without workload is '
         'subtracted).\n\n%s\n'
         % (datetime.date.today().isoformat(), rev, platform.machine(),
-           os.cpu_count(), a.iterations, t) +
+           os.cpu_count(), load, a.iterations, t) +
         ('\n## arm64: invalidation batching behind arm-smmuv3 accel=on\n\n'
          'The arm64 guest (Debian\'s 6.12 kernel, iommu.strict=1) behind '
          '`arm-smmuv3,accel=on,ril=off`, %d cycles per run, buffers of 1, '
