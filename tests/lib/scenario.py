@@ -290,6 +290,13 @@ class Guest:
         self.q = None
         self.plugs = 0
 
+    iommufd_fd = None       # set: -object iommufd,fd= (as libvirt does)
+
+    def iommufd_arg(self):
+        if self.iommufd_fd is None:
+            return 'iommufd,id=x'
+        return 'iommufd,id=x,fd=%d' % self.iommufd_fd
+
     # -- config space: subclasses provide cfg_read/cfg_write(bdf, off, v, n)
     def find_cap(self, bdf, cap_id):
         pos = self.cfg_read(bdf, 0x34, 1) & 0xfc
@@ -438,11 +445,11 @@ class Guest:
 
     def start(self, cold_plug=True):
         args = list(self.machine_args())
-        pass_fds = []
+        pass_fds = [] if self.iommufd_fd is None else [self.iommufd_fd]
         fd = None
         if cold_plug:
             fd = qemutest.device_memfd(self.dev_cfg)
-            pass_fds = [fd]
+            pass_fds.append(fd)
             args += ['-device', 'vfio-pci,id=dev0,bus=rp0,iommufd=x,fd=%d'
                      % fd]
         wait_for_file(qemu_binary(self.arch))
@@ -552,7 +559,7 @@ class Vtd(Guest):
                 'caching-mode=on',
                 '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,'
                 'addr=0x2',
-                '-object', 'iommufd,id=x']
+                '-object', self.iommufd_arg()]
 
     def cfg_read(self, bdf, off, n):
         q = self.q
@@ -701,7 +708,7 @@ class Smmu(Guest):
 
     def machine_args(self):
         return ['-M', 'virt,gic-version=2,highmem=off', '-m', '1G',
-                '-object', 'iommufd,id=x',
+                '-object', self.iommufd_arg(),
                 '-device', 'arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on',
                 '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,'
                 'addr=0x2']
