@@ -40,10 +40,12 @@ def main():
     ap.add_argument('--no-doc', action='store_true')
     args = ap.parse_args()
     vendors = args.vendor or list(sc.VENDORS)
-    for p in (sc.qemu_binary('x86_64'), sc.qemu_binary('aarch64'),
-              qemutest.default_sim_lib()):
-        if not sc.wait_for_file(p, 10):
-            sys.exit('soak: %s not found (make build sim)' % p)
+    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
+                                 sc.qemu_binary('aarch64'),
+                                 qemutest.default_sim_lib()], 10)
+    if missing:
+        sys.exit('soak: not found: %s (make build sim)'
+                 % ' '.join(missing))
 
     results = []
     with tempfile.TemporaryDirectory(prefix='soak-') as tmp:

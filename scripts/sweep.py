@@ -28,7 +28,7 @@ import scenario as sc  # noqa: E402
 import reliability_doc as doc  # noqa: E402
 
 
-def errno_table():
+def errno_table(ops):
     lines = ['| op | errno | why |', '|---|---|---|']
     why = {
         'ENOMEM': 'an allocation in the kernel fails',
@@ -36,8 +36,8 @@ def errno_table():
         'EINVAL': 'the kernel refuses the request for this device',
         'EIO': 'the operation reaches the hardware and fails',
     }
-    for op in sorted(sc.FAIL_ERRNO):
-        e = sc.FAIL_ERRNO[op]
+    for op in sorted(set(sc.FAIL_ERRNO) | set(ops)):
+        e = sc.fail_errno(op)
         lines.append('| %s | %s | %s |' % (op, e, why.get(e, '')))
     return '\n'.join(lines)
 
@@ -50,10 +50,12 @@ def main():
     ap.add_argument('--keep')
     args = ap.parse_args()
     vendors = args.vendor or list(sc.VENDORS)
-    for p in (sc.qemu_binary('x86_64'), sc.qemu_binary('aarch64'),
-              qemutest.default_sim_lib()):
-        if not sc.wait_for_file(p, 10):
-            sys.exit('sweep: %s not found (make build sim)' % p)
+    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
+                                 sc.qemu_binary('aarch64'),
+                                 qemutest.default_sim_lib()], 10)
+    if missing:
+        sys.exit('sweep: not found: %s (make build sim)'
+                 % ' '.join(missing))
 
     with tempfile.TemporaryDirectory(prefix='sweep-') as tmp:
         cases, base = [], {}
@@ -142,7 +144,7 @@ def main():
                 for extra in d[1:]:
                     text.append('  ' + extra.strip().replace('|', '\\|'))
             text.append('')
-        text += ['### Errno per op', '', errno_table()]
+        text += ['### Errno per op', '', errno_table({c.op for c in cases})]
         print('wrote %s' % doc.write_section('sweep', '\n'.join(text)))
     return 1 if failed or any(p for _, p, _ in base.values()) else 0
 

@@ -106,6 +106,18 @@ FAIL_ERRNO = {
     'VDEVICE_ALLOC': 'ENOMEM',
 }
 
+
+
+def fail_errno(op):
+    """The errno injected into @op: FAIL_ERRNO's, else ENOMEM for an
+    allocation (an op the simulator learnt after this table was written,
+    e.g. VEVENTQ_ALLOC) and EINVAL for anything else."""
+    if op in FAIL_ERRNO:
+        return FAIL_ERRNO[op]
+    return 'ENOMEM' if op.endswith('_ALLOC') or op.startswith('OPEN') \
+        else 'EINVAL'
+
+
 STEPS = ('start', 'bind', 'dma', 'invalidate', 'reset', 'unplug', 'replug',
          'dma2', 'unplug2', 'quit')
 
@@ -118,15 +130,22 @@ def qemu_binary(arch):
     return x86.replace('qemu-system-x86_64', 'qemu-system-' + arch)
 
 
-def wait_for_file(path, seconds=120):
-    """QEMU may be rebuilt under a running test: wait for a binary that
-    is briefly missing."""
+def wait_for_files(paths, seconds=60):
+    """QEMU may be rebuilt under a running test: wait up to @seconds for
+    binaries that are briefly missing (not at all for one whose directory
+    does not exist: nothing is being built there).  Returns the missing
+    ones."""
     deadline = time.monotonic() + seconds
-    while not os.access(path, os.R_OK):
-        if time.monotonic() > deadline:
-            return False
+    while True:
+        missing = [p for p in paths if not os.access(p, os.R_OK)]
+        if not missing or time.monotonic() > deadline or \
+                not all(os.path.isdir(os.path.dirname(p)) for p in missing):
+            return missing
         time.sleep(1)
-    return True
+
+
+def wait_for_file(path, seconds=60):
+    return not wait_for_files([path], seconds)
 
 
 # ---- log parsing ----
@@ -168,10 +187,6 @@ class ObjTracker:
     destroyed (DESTROY), and what was still there when the context was
     released (the kernel frees it then; QEMU left it to the close)."""
 
-    ALLOC = {'IOAS_ALLOC': 'out_ioas_id', 'HWPT_ALLOC': 'out_hwpt_id',
-             'VIOMMU_ALLOC': 'out_viommu_id',
-             'VDEVICE_ALLOC': 'out_vdevice_id'}
-
     def __init__(self):
         self.live = {}              # id -> kind, current context
         self.left_at_close = []     # [(kind, id)] per release
@@ -182,8 +197,12 @@ class ObjTracker:
             if ln.startswith('iommufd ') and ln.endswith('-> 0'):
                 op = ln.split()[1]
                 f = _fields(ln)
-                if op in self.ALLOC and self.ALLOC[op] in f:
-                    self.live[f[self.ALLOC[op]]] = op[:-6].lower()
+                # IOAS_ALLOC out_ioas_id, HWPT_ALLOC out_hwpt_id, ...,
+                # VEVENTQ_ALLOC out_veventq_id
+                out = [k for k in f if k.startswith('out_') and
+                       k.endswith('_id')]
+                if op.endswith('_ALLOC') and len(out) == 1:
+                    self.live[f[out[0]]] = op[:-6].lower()
                     self.max_live = max(self.max_live, len(self.live))
                 elif op == 'DESTROY' and 'id' in f:
                     self.live.pop(f['id'], None)

@@ -51,9 +51,9 @@ import scenario as sc  # noqa: E402
 
 def main():
     t = qemutest.Tap()
-    missing = [p for p in (sc.qemu_binary('x86_64'), sc.qemu_binary('aarch64'),
-                           qemutest.default_sim_lib())
-               if not sc.wait_for_file(p)]
+    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
+                                 sc.qemu_binary('aarch64'),
+                                 qemutest.default_sim_lib()])
     if missing:
         t.ok(False, 'binaries present: missing %s' % missing)
         return t.done()
