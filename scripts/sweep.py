@@ -59,11 +59,12 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix='sweep-') as tmp:
         cases, base = [], {}
-        for v in vendors:
-            res, problems, vc = fs.baseline(v, tmp)
-            base[v] = (res, problems, len(vc))
+        for v, mode in ((v, m) for m in fs.MODES for v in vendors):
+            res, problems, vc = fs.baseline(v, tmp, mode)
+            what = v + (' fd=' if mode == 'fd' else '')
+            base[what] = (res, problems, len(vc))
             print('%s: baseline %s, %d calls to inject%s'
-                  % (v, res.summary(), len(vc),
+                  % (what, res.summary(), len(vc),
                      '; PROBLEMS: ' + '; '.join(problems) if problems
                      else ''), flush=True)
             cases += vc
@@ -86,8 +87,9 @@ def main():
     if args.keep and failed:
         os.makedirs(args.keep, exist_ok=True)
         for c in failed:
-            path = os.path.join(args.keep, '%s-%s.txt'
-                                % (c.vendor, c.spec.replace(':', '-')))
+            path = os.path.join(args.keep, '%s-%s-%s.txt'
+                                % (c.vendor, c.mode,
+                                   c.spec.replace(':', '-')))
             with open(path, 'w') as f:
                 f.write(fs.describe(c) + '\n\nstderr:\n' + c.result.stderr +
                         '\nlog tail:\n' + '\n'.join(c.log_tail) + '\n')
@@ -126,7 +128,7 @@ def main():
                 'was a DESTROY or DETACH the host refused.', '',
                 'Runs: %d, failed: %d, %.0f s with %d QEMUs at a time.'
                 % (len(cases), len(failed), seconds, args.jobs), '']
-        for v in vendors:
+        for v in base:
             res, problems, n = base[v]
             text.append('- %s baseline: %s%s' % (v, res.summary(),
                         ' (PROBLEMS: %s)' % '; '.join(problems)
@@ -139,7 +141,7 @@ def main():
                      'fixed)', '']
             for c in failed:
                 d = fs.describe(c).splitlines()
-                text.append('- `%s %s`: %s' % (c.vendor, c.spec,
+                text.append('- `%s %s`: %s' % (fs.name(c), c.spec,
                                                d[0].split(': ', 1)[1]))
                 for extra in d[1:]:
                     text.append('  ' + extra.strip().replace('|', '\\|'))

@@ -31,9 +31,13 @@ PHASE_NAMES = {
 }
 
 
+MODES = {'own': 'opened by QEMU', 'fd': 'fd= (libvirt)'}
+
+
 class Case:
-    def __init__(self, vendor, op, n, phase):
+    def __init__(self, vendor, op, n, phase, mode='own'):
         self.vendor, self.op, self.n, self.phase = vendor, op, n, phase
+        self.mode = mode
         self.errno = sc.fail_errno(op)
         self.spec = '%s:%d:%s' % (op, n, self.errno)
         self.result = None
@@ -44,19 +48,22 @@ class Case:
         return self.problems == []
 
 
-def baseline(vendor, tmp):
-    """The uninjected run: its Result, its problems, and the cases."""
-    res = sc.run_scenario(vendor, tmp, tag=vendor + '-baseline', marks=True)
+def baseline(vendor, tmp, mode='own'):
+    """The uninjected run: its Result, its problems, and the cases.
+    @mode: how QEMU gets its iommufd (MODES, scenario.run_scenario)."""
+    res = sc.run_scenario(vendor, tmp, tag='%s-%s-baseline' % (vendor, mode),
+                          marks=True, iommufd=mode)
     problems = sc.judge(res)
     cases = []
     for op, phases in sorted(res.phase_of_calls().items()):
         for n, phase in enumerate(phases, 1):
-            cases.append(Case(vendor, op, n, phase))
+            cases.append(Case(vendor, op, n, phase, mode))
     return res, problems, cases
 
 
 def run_case(case, tmp):
-    res = sc.run_scenario(case.vendor, tmp, fail=case.spec)
+    res = sc.run_scenario(case.vendor, tmp, fail=case.spec,
+                          iommufd=case.mode)
     case.result = res
     case.problems = sc.judge(res, case.op, case.errno)
     tracker = sc.ObjTracker()
@@ -94,12 +101,12 @@ def ranges(ns):
 
 
 def table(cases):
-    """Rows (vendor, op, errno, phase, 'n values', survived, total), in
-    call order: one row per op and phase."""
+    """Rows (vendor, iommufd, op, errno, phase, 'n values', survived,
+    total): one row per op and phase."""
     rows = {}
     order = []
     for c in cases:
-        key = (c.vendor, c.op, c.phase)
+        key = (c.vendor, c.mode, c.op, c.phase)
         if key not in rows:
             rows[key] = []
             order.append(key)
@@ -107,18 +114,17 @@ def table(cases):
     out = []
     for key in order:
         cs = rows[key]
-        out.append((key[0], key[1], cs[0].errno,
-                    PHASE_NAMES.get(key[2], key[2]),
+        out.append((key[0], MODES[key[1]], key[2], cs[0].errno,
+                    PHASE_NAMES.get(key[3], key[3]),
                     ranges(c.n for c in cs),
                     sum(1 for c in cs if c.passed), len(cs)))
     return out
 
 
 def format_table(rows, markdown=False):
-    head = ('vendor', 'op', 'errno', 'call site (scenario step)', 'n',
-            'survived')
-    body = [(r[0], r[1], r[2], r[3], r[4], '%d/%d' % (r[5], r[6]))
-            for r in rows]
+    head = ('vendor', 'iommufd', 'op', 'errno', 'call site (scenario step)',
+            'n', 'survived')
+    body = [r[:6] + ('%d/%d' % (r[6], r[7]),) for r in rows]
     if markdown:
         lines = ['| ' + ' | '.join(head) + ' |',
                  '|' + '---|' * len(head)]
@@ -129,10 +135,15 @@ def format_table(rows, markdown=False):
                      .rstrip() for x in [head] + body)
 
 
+def name(case):
+    """'vtd', 'vtd fd=' ..."""
+    return case.vendor + (' fd=' if case.mode == 'fd' else '')
+
+
 def describe(case):
     """A failed case, for a diagnostic or the report."""
     r = case.result
-    lines = ['%s %s (%s): %s' % (case.vendor, case.spec,
+    lines = ['%s %s (%s): %s' % (name(case), case.spec,
                                  PHASE_NAMES.get(case.phase, case.phase),
                                  '; '.join(case.problems))]
     lines.append('  steps: %s' % r.summary())
