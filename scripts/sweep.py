@@ -30,15 +30,11 @@ import reliability_doc as doc  # noqa: E402
 
 def errno_table(ops):
     lines = ['| op | errno | why |', '|---|---|---|']
-    why = {
-        'ENOMEM': 'an allocation in the kernel fails',
-        'EBUSY': 'the only error DESTROY gives for an existing id (in use)',
-        'EINVAL': 'the kernel refuses the request for this device',
-        'EIO': 'the operation reaches the hardware and fails',
-    }
     for op in sorted(set(sc.FAIL_ERRNO) | set(ops)):
-        e = sc.fail_errno(op)
-        lines.append('| %s | %s | %s |' % (op, e, why.get(e, '')))
+        lines.append('| %s | %s | %s%s |'
+                     % (op, sc.fail_errno(op), sc.fail_why(op),
+                        '' if op in ops else ' (not reached by the '
+                        'scenario)'))
     return '\n'.join(lines)
 
 

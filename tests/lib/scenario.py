@@ -40,6 +40,7 @@ run passed).
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
+import errno
 import os
 import re
 import shutil
@@ -106,6 +107,33 @@ FAIL_ERRNO = {
     'VDEVICE_ALLOC': 'ENOMEM',
 }
 
+
+
+# Why that errno, per op (docs/reliability.md)
+FAIL_WHY = {
+    'OPEN_IOMMU': 'iommufd_fops_open allocates the context',
+    'BIND': 'iommufd_device_bind allocates the device object',
+    'ATTACH': 'attach allocates (PASID entry, reserved regions); EINVAL '
+              'would make QEMU try another HWPT, a different path',
+    'DETACH': 'the only error vfio_df_ioctl_detach_pt has',
+    'DESTROY': 'the only error DESTROY gives for an id that exists (the '
+               'object is in use)',
+    'RESET': 'the function reset fails',
+    'IOAS_MAP': 'pinning or the area allocation fails',
+    'IOAS_UNMAP': 'the host fails to unmap',
+    'GET_HW_INFO': 'the driver cannot report the hardware',
+    'HWPT_INVALIDATE': 'the host fails the flush (on SMMUv3 entry_num 0: '
+                       'the first command is refused)',
+}
+
+
+def fail_why(op):
+    if op in FAIL_WHY:
+        return FAIL_WHY[op]
+    e = fail_errno(op)
+    return {'ENOMEM': 'an allocation in the kernel fails',
+            'EINVAL': 'the kernel refuses the request for this device',
+            'EIO': 'the operation reaches the hardware and fails'}.get(e, '')
 
 
 def fail_errno(op):
@@ -472,12 +500,25 @@ class Guest:
             pass_fds.append(fd)
             args += ['-device', 'vfio-pci,id=dev0,bus=rp0,iommufd=x,fd=%d'
                      % fd]
-        wait_for_file(qemu_binary(self.arch))
-        self.q = qemutest.Qemu(args, qemu=qemu_binary(self.arch),
-                               env=self.env, pass_fds=pass_fds,
-                               timeout=self.timeout)
         try:
-            self.q.start()
+            # a binary being relinked is missing, or EACCES/ETXTBSY
+            deadline = time.monotonic() + 120
+            while True:
+                wait_for_file(qemu_binary(self.arch))
+                self.q = qemutest.Qemu(args, qemu=qemu_binary(self.arch),
+                                       env=self.env, pass_fds=pass_fds,
+                                       timeout=self.timeout)
+                try:
+                    self.q.start()
+                    break
+                except OSError as e:
+                    if self.q.proc is not None or \
+                            time.monotonic() > deadline or \
+                            e.errno not in (errno.EACCES, errno.ETXTBSY,
+                                            errno.ENOENT, errno.ENOEXEC):
+                        raise
+                    shutil.rmtree(self.q.dir, ignore_errors=True)
+                    time.sleep(2)
         finally:
             if fd is not None:
                 os.close(fd)

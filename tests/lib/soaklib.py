@@ -97,11 +97,10 @@ def soak(vendor, cycles, tmp, timeout=20, progress=None, settle=0.05,
     tracker = sc.ObjTracker()
     try:
         g.start(cold_plug=False)
-    except qemutest.QemuError as e:
+    except (qemutest.QemuError, OSError) as e:
         res.fail(0, 'QEMU did not start: %s' % e)
-        os.close(ctx)
         return res
-    os.close(ctx)                   # QEMU has it
+    # (Guest.start closed ctx: QEMU has it)
     log = LogReader(g.env['IOMMUFD_SIM_LOG'])
     tracker.feed(log.new_lines())
     try:
