@@ -546,10 +546,18 @@ class Guest:
         """The whole scenario into @res."""
         try:
             self.start()
-        except qemutest.QemuError as e:
-            self.q.proc.wait(10) if self.q and self.q.proc else None
+        except (qemutest.QemuError, OSError) as e:
+            # QEMU exits while realizing: before or after it connected,
+            # so EOF, a timeout or EPIPE/ECONNRESET on the QMP socket
+            proc = self.q.proc if self.q else None
+            if proc is None:
+                raise
+            try:
+                proc.wait(10)
+            except Exception:
+                raise e
             res.exited_at_start = True
-            res.step('start', 'exit', str(e).splitlines()[0])
+            res.step('start', 'exit', (str(e) or repr(e)).splitlines()[0])
             return
         res.step('start', 'ok')
         if not self.firmware():
