@@ -7,7 +7,8 @@ failed.
 
 Options: --jobs N (QEMUs at a time, default 2), --vendor vtd|smmuv3
 (default both), --no-doc (print only), --keep DIR (keep the logs of the
-failed cases in DIR).
+failed cases in DIR), --case VENDOR[/fd]:OP:N:ERRNO (one case, with
+QEMU's stderr and the simulator log: a reproducer).
 Env: QEMU_SYSTEM_X86_64, IOMMUFD_SIM_LIB (tests/lib/qemutest.py).
 
 SPDX-License-Identifier: GPL-2.0-or-later
@@ -38,14 +39,43 @@ def errno_table(ops):
     return '\n'.join(lines)
 
 
+def one_case(text):
+    who, spec = text.split(':', 1)
+    vendor, _, mode = who.partition('/')
+    op, n, err = spec.split(':')
+    with tempfile.TemporaryDirectory(prefix='sweep-') as tmp:
+        c = fs.Case(vendor, op, int(n), '?', mode or 'own')
+        c.errno, c.spec = err, spec
+        res = sc.run_scenario(vendor, tmp, fail=spec, iommufd=c.mode)
+        c.result = res
+        c.problems = sc.judge(res, op, err)
+    print('%s %s: %s' % (fs.name(c), spec, '; '.join(c.problems) or
+                         'QEMU copes'))
+    for step in res.steps:
+        print('  %-10s %-9s %s' % step)
+    print('QEMU exit status %s; stderr:\n%s' % (res.rc, res.stderr))
+    print('simulator log (end):\n' + '\n'.join(res.log[-40:]))
+    print('report: ' + ' '.join('%s=%s' % kv for kv in
+                                 sorted(res.report.items())
+                                 if kv[0].startswith(('live', 'contexts',
+                                                      'fail')) and kv[1]))
+    return 1 if c.problems else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--vendor', choices=sorted(sc.VENDORS), action='append')
     ap.add_argument('--no-doc', action='store_true')
     ap.add_argument('--keep')
+    ap.add_argument('--case', metavar='VENDOR[/fd]:OP:N:ERRNO',
+                    help='run one case (e.g. vtd:ATTACH:6:ENOMEM, '
+                    'smmuv3/fd:DESTROY:3:EBUSY) and print its steps, '
+                    'QEMU\'s stderr and the simulator log\'s end')
     args = ap.parse_args()
     vendors = args.vendor or list(sc.VENDORS)
+    if args.case:
+        return one_case(args.case)
     missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
                                  sc.qemu_binary('aarch64'),
                                  qemutest.default_sim_lib()], 10)
