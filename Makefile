@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e e2e-intel clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak e2e e2e-intel clean distclean help
 
 all: build
 
@@ -19,6 +19,8 @@ help:
 	@echo "make check-series  build and checkpatch after every patch"
 	@echo "make sim        build the iommufd simulator (build/sim)"
 	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
+	@echo "make sweep      fail every host call once, per vIOMMU (docs/reliability.md)"
+	@echo "make soak       200 hot-plug cycles per vIOMMU, leaks and RSS (docs/reliability.md)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
 
@@ -68,6 +70,16 @@ guest-arm64: deps
 # Shadow vs nested with a real guest; writes docs/bench.md.
 bench: build sim guest
 	@/usr/bin/python3 scripts/bench.py
+
+# Every host call of a device's life failed once (IOMMUFD_SIM_FAIL), for
+# intel-iommu x-flts=on and arm-smmuv3 accel=on; writes docs/reliability.md.
+sweep: build sim
+	@/usr/bin/python3 scripts/sweep.py
+
+# 200 hot-plug/unplug cycles per vIOMMU: host objects, RSS; writes
+# docs/reliability.md.
+soak: build sim
+	@/usr/bin/python3 scripts/soak.py
 
 # L0 (our QEMU, TCG, nesting SMMUv3 + edu) -> L1 (Linux 7.2, iommufd) ->
 # L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).
