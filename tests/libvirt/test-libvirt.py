@@ -360,20 +360,29 @@ def run_arch(t, arch, emulator, work, models):
     name = 'nested-viommu-test-%s-%d' % (arch, os.getpid())
     xml = work / (arch + '.xml')
     xml.write_text(domain_xml(arch, name, emulator, work, models))
-    console = work / (arch + '.console')
     start = time.monotonic()
     r = virsh('create', str(xml), timeout=300)
     created = r.returncode == 0
     t.ok(created, '%s: virsh create (%s), %.0f s'
          % (arch, a['what'], time.monotonic() - start))
     log = Path(DOMLOG % name)
-    if not created:
-        t.diag(r.stderr)
+    try:
+        if created:
+            run_domain(t, arch, name, work, log, start)
+        else:
+            t.diag(r.stderr)
+            if log.exists():
+                t.diag(log.read_text()[-3000:])
+    finally:
         try:
-            t.diag(log.read_text()[-3000:])
+            log.unlink()                # the domain log this run created
         except OSError:
             pass
-        return
+
+
+def run_domain(t, arch, name, work, log, start):
+    a = ARCHES[arch]
+    console = work / (arch + '.console')
     if arch == 'amd64':
         try:
             line = [x for x in log.read_text().splitlines()
@@ -429,10 +438,6 @@ def run_arch(t, arch, emulator, work, models):
             t.diag(log.read_text()[-2000:])
         except OSError:
             pass
-    try:
-        log.unlink()                    # the domain log this run created
-    except OSError:
-        pass
 
 
 def main():
