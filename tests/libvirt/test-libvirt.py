@@ -11,7 +11,9 @@ open) and preloads the simulator:
   arm64: virt with -device arm-smmuv3,primary-bus=pcie.0,accel=on in
          <qemu:commandline> (libvirt 9.0 has no accel SMMU of its own) and
          <qemu:capabilities> dropping libvirt 9.0's -no-acpi, which QEMU
-         10.0 no longer has.
+         10.0 no longer has; with a libvirt whose schema has <iommu>
+         <driver pciBus=... accel=...> (12.9), libvirt's own
+         <iommu model='smmuv3'><driver pciBus='0' accel='on'/> instead.
 
 Each boots the demo guest (scripts/guest-build.sh), whose simdma driver
 must do its DMA cycles through a nested domain without a wrong byte; then
@@ -51,6 +53,7 @@ DAEMONS = [('virtlogd', RUN + '/virtlogd-sock', '/run/virtlogd.pid'),
            ('libvirtd', RUN + '/libvirt-sock', '/run/libvirtd.pid')]
 QEMU_USER = 'libvirt-qemu'
 DOMLOG = '/var/log/libvirt/qemu/%s.log'
+RNG = '/usr/share/libvirt/schemas/domaincommon.rng'
 
 ARCHES = {
     'amd64': {
@@ -191,7 +194,7 @@ def secmodels():
     return re.findall(r'<secmodel>\s*<model>([^<]+)</model>', r.stdout)
 
 
-def domain_xml(arch, name, emulator, work, models):
+def domain_xml(arch, name, emulator, work, models, native_smmu=False):
     a = ARCHES[arch]
     g = a['guest']
     env = {'IOMMUFD_SIM_DEVS': a['sim'] + ';name=libvirt0',
@@ -225,11 +228,16 @@ def domain_xml(arch, name, emulator, work, models):
         # no <acpi/>: libvirt 9.0 wants UEFI for it on aarch64
         features = "<gic version='3'/>"
         cpu = "<cpu mode='custom' match='exact'><model>max</model></cpu>"
-        iommu = ''
-        args += ['-device', json.dumps(
-            {'driver': 'arm-smmuv3', 'id': 'smmu0',
-             'primary-bus': 'pcie.0', 'accel': True},
-            separators=(',', ':'))]
+        if native_smmu:
+            # libvirt 12.9: one -device arm-smmuv3 per <iommu> with pciBus
+            iommu = ("<iommu model='smmuv3'><driver pciBus='0' "
+                     "accel='on'/></iommu>")
+        else:
+            iommu = ''
+            args += ['-device', json.dumps(
+                {'driver': 'arm-smmuv3', 'id': 'smmu0',
+                 'primary-bus': 'pcie.0', 'accel': True},
+                separators=(',', ':'))]
         override = ''
         caps = """  <qemu:capabilities>
     <qemu:del capability='no-acpi'/>
@@ -355,16 +363,32 @@ def nested_hwpts(simlog):
                line.endswith('-> 0'))
 
 
-def run_arch(t, arch, emulator, work, models):
+def native_smmu():
+    """Whether this libvirt writes -device arm-smmuv3 itself for
+    <iommu model='smmuv3'><driver pciBus=... accel=.../> (12.9 does)."""
+    try:
+        rng = Path(RNG).read_text()
+    except OSError:
+        return False
+    m = re.search(r'<define name="iommu">(.*?)</define>', rng, re.S)
+    return bool(m and 'name="pciBus"' in m.group(1) and
+                'name="accel"' in m.group(1))
+
+
+def run_arch(t, arch, emulator, work, models, native=False):
     a = ARCHES[arch]
     name = 'nested-viommu-test-%s-%d' % (arch, os.getpid())
     xml = work / (arch + '.xml')
-    xml.write_text(domain_xml(arch, name, emulator, work, models))
+    xml.write_text(domain_xml(arch, name, emulator, work, models, native))
+    what = a['what']
+    if native:
+        what = ("virt, <iommu model='smmuv3'><driver pciBus='0' "
+                "accel='on'/>")
     start = time.monotonic()
     r = virsh('create', str(xml), timeout=300)
     created = r.returncode == 0
     t.ok(created, '%s: virsh create (%s), %.0f s'
-         % (arch, a['what'], time.monotonic() - start))
+         % (arch, what, time.monotonic() - start))
     log = Path(DOMLOG % name)
     try:
         if created:
@@ -383,14 +407,13 @@ def run_arch(t, arch, emulator, work, models):
 def run_domain(t, arch, name, work, log, start):
     a = ARCHES[arch]
     console = work / (arch + '.console')
-    if arch == 'amd64':
-        try:
-            line = [x for x in log.read_text().splitlines()
-                    if '"intel-iommu"' in x]
-        except OSError:
-            line = []
-        t.diag('libvirt: %s' % (line[0].strip() if line else
-                                '(no intel-iommu -device in the log)'))
+    try:
+        line = [x for x in log.read_text().splitlines()
+                if '"intel-iommu"' in x or '"arm-smmuv3"' in x]
+    except OSError:
+        line = []
+    t.diag('libvirt: %s' % (line[0].strip() if line else
+                            '(no vIOMMU -device in the log)'))
     gone2 = False
     try:
         wait(lambda: len(results(console)) >= 1, 400, 1)
@@ -471,11 +494,12 @@ def main():
              % (URI, ' '.join(r.stdout.split()[:8])))
         if up:
             models = secmodels()
+            native = native_smmu()
             with tempfile.TemporaryDirectory(prefix='libvirt-test-') as w:
                 work = Path(w)
                 for arch, a in ARCHES.items():
                     run_arch(t, arch, emulator_script(arch, a['qemu']),
-                             work, models)
+                             work, models, native and arch == 'arm64')
     finally:
         stopped = stop_daemons(started)
         t.ok(stopped, 'daemons started by the test stopped (%s)'
