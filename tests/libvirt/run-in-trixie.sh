@@ -3,6 +3,7 @@
 # (trixie-backports) in a chroot, as root, on a Debian 12 or 13 host:
 #
 #   tests/libvirt/run-in-trixie.sh            # TAP on stdout
+#   LIBVIRT_SUITE=trixie tests/libvirt/run-in-trixie.sh    # libvirt 11.3
 #
 # The chroot is build/chroot-trixie (debootstrap --variant=minbase, about
 # 45 s and 210 MB, then libvirt 12.9 and QEMU's runtime libraries, about
@@ -12,11 +13,15 @@
 # root is a bind mount of itself: libvirt's per-domain mount namespace
 # needs / to be a mount point.  Everything mounted here is unmounted at
 # the end; nothing in the chroot starts at install (policy-rc.d), the
-# test starts and stops libvirtd and virtlogd itself.
+# test starts and stops libvirtd and virtlogd itself.  Packages are only
+# installed while the host's /dev is not mounted in the chroot: Debian
+# 13's systemd-tmpfiles would otherwise give the host's /dev/kvm to the
+# chroot's kvm group (mode 0660).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 C=${TRIXIE_CHROOT:-$TOP/build/chroot-trixie}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SUITE=${LIBVIRT_SUITE:-trixie-backports}   # 12.9; trixie: 11.3
 PKGS=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
 # QEMU's shared libraries (ldd build/obj/qemu-system-*), the firmware it
 # loads, python3 for the test and its wrapper
@@ -44,8 +49,13 @@ EOF
     cp /etc/resolv.conf "$C/etc/resolv.conf" 2>/dev/null || true
     chroot "$C" apt-get update -qq >&2
     chroot "$C" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends -t trixie-backports "${PKGS[@]}" "${LIBS[@]}" >&2
+        --no-install-recommends -t "$SUITE" "${PKGS[@]}" "${LIBS[@]}" >&2
 fi
+mountpoint -q "$C/dev" && { echo "run-in-trixie.sh: $C/dev is mounted" >&2; exit 1; }
+# every libvirt package from $SUITE (up- or downgrading), a no-op if so
+mapfile -t lv < <(chroot "$C" dpkg-query -W -f='${Package}\n' | grep '^libvirt')
+chroot "$C" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends --allow-downgrades "${lv[@]/%//$SUITE}" >&2
 
 mounted=()
 cleanup() {
