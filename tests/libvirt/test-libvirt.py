@@ -505,10 +505,12 @@ def main():
 
     started, up = start_daemons(t)
     try:
+        reach = virsh('uri', timeout=60)
         r = virsh('version', timeout=60)
-        t.ok(up and 'libvirt' in r.stdout,
+        lib = re.search(r'Using library: (libvirt \S+)', r.stdout)
+        t.ok(up and reach.returncode == 0,
              'libvirt daemon reachable at %s (%s)'
-             % (URI, ' '.join(r.stdout.split()[:8])))
+             % (URI, lib.group(1) if lib else reach.stderr.strip()))
         if up:
             models = secmodels()
             native = native_smmu()
