@@ -12,6 +12,10 @@ PKGS=(
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     # firmware the built QEMU loads from Debian's packages
     seabios qemu-system-data ipxe-qemu
+    # tests/libvirt: the distribution's libvirt runs the patched QEMU
+    # (docs/libvirt.md); on a systemd machine the install enables its
+    # sockets
+    libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu
 )
 # meson >= 1.5 and pycotap: from backports on Debian 12
 BPO_PKGS=(meson python3-pycotap)
