@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak e2e e2e-intel clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak check-libvirt e2e e2e-intel clean distclean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
 	@echo "make sweep      fail every host call once, per vIOMMU (docs/reliability.md)"
 	@echo "make soak       200 hot-plug cycles per vIOMMU, leaks and RSS (docs/reliability.md)"
+	@echo "make check-libvirt  the libvirt test with Debian 13's libvirt 12.9 (chroot)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
 
@@ -80,6 +81,11 @@ sweep: build sim
 # docs/reliability.md.
 soak: build sim
 	@/usr/bin/python3 scripts/soak.py
+
+# tests/libvirt against libvirt 12.9 (trixie-backports) in a Debian 13
+# chroot (build/chroot-trixie): its native <iommu model='smmuv3'> XML.
+check-libvirt: build sim guest guest-arm64
+	@tests/libvirt/run-in-trixie.sh
 
 # L0 (our QEMU, TCG, nesting SMMUv3 + edu) -> L1 (Linux 7.2, iommufd) ->
 # L2 (our QEMU for arm64, vSMMU accel=on, edu through vfio-pci).

@@ -20,7 +20,8 @@
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 C=${TRIXIE_CHROOT:-$TOP/build/chroot-trixie}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# this machine's Debian archive (scripts/lib.sh), the only network here
+MIRROR=${MIRROR:-$(. "$TOP/scripts/lib.sh" && archive_uri)}
 SUITE=${LIBVIRT_SUITE:-trixie-backports}   # 12.9; trixie: 11.3
 PKGS=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
 # QEMU's shared libraries (ldd build/obj/qemu-system-*), the firmware it
