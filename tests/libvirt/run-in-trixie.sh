@@ -77,7 +77,10 @@ bind /sys "$C/sys"
 bind /dev "$C/dev"
 bind /dev/pts "$C/dev/pts"
 bind "$TOP" "$C$TOP"
-# build/obj, build/sim, build/guest* may be links out of the checkout
+# build itself may be a link out of the checkout (a git worktree's build/
+# linked to the main checkout's), and build/obj, build/sim, build/guest*
+t=$(readlink -f "$TOP/build")
+case $t in "$TOP"/*) ;; *) bind "$t" "$C$t" ;; esac
 for l in "$TOP"/build/*; do
     [ -L "$l" ] || continue
     t=$(readlink -f "$l")
