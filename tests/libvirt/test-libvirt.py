@@ -12,8 +12,15 @@ open) and preloads the simulator:
          <qemu:commandline> (libvirt 9.0 has no accel SMMU of its own) and
          <qemu:capabilities> dropping libvirt 9.0's -no-acpi, which QEMU
          10.0 no longer has; with a libvirt whose schema has <iommu>
-         <driver pciBus=... accel=...> (12.9), libvirt's own
-         <iommu model='smmuv3'><driver pciBus='0' accel='on'/> instead.
+         <driver pciBus=... accel=...> (12.9), libvirt's own SMMUs
+         instead and no <qemu:capabilities> (12.9 writes acpi=off): two
+         <iommu model='smmuv3'>, on pcie.0 and on a pxb-pcie, with accel,
+         ats, ril, ssidsize and oas; the test checks the two -device
+         arm-smmuv3 libvirt writes, the SMMUs the guest probes and QEMU's
+         properties, and hot-plugs a second simulated device behind the
+         pxb-pcie's root port, which must get a vIOMMU of its own (the
+         -kernel guest does not see devices behind a pxb-pcie, so its DMA
+         runs behind pcie.0's SMMU only).
 
 Each boots the demo guest (scripts/guest-build.sh), whose simdma driver
 must do its DMA cycles through a nested domain without a wrong byte; then
@@ -21,7 +28,8 @@ the device is hot-unplugged (device_del), a new simulated device is passed
 with virsh qemu-monitor-command --pass-fds + getfd and hot-plugged
 (device_add), the guest's driver must run its DMA again on it, and after
 a second unplug and the end of QEMU the simulator's report must show no
-host object left.  Prints TAP.
+host object left and one vIOMMU per plug of an SMMU's first device.
+Prints TAP.
 
 The daemons (libvirtd, virtlogd) are started only if they are not
 running, and the ones started here are stopped at the end.  QEMU runs as
@@ -194,6 +202,39 @@ def secmodels():
     return re.findall(r'<secmodel>\s*<model>([^<]+)</model>', r.stdout)
 
 
+# libvirt 12.9, native SMMUs: two root complexes, pcie.0 (root ports 1
+# and 2) and a pxb-pcie (controller 3, root bus 128, root port 4), one
+# <iommu model='smmuv3'> each, every <driver> attribute 12.9 has for the
+# accel SMMU set, with values the simulated host SMMU backs (sim/README.md:
+# SSID 20 bits, OAS 44, RIL; no ATS, so ats='on' would be refused at plug:
+# "the host SMMU of ... has no ATS (IDR0.ATS); set ats=off").  The two
+# differ so that the test sees which values went to which SMMU.
+PXB_INDEX, PXB_BUSNR, PXB_PORT = 3, 128, 4
+NATIVE_SMMUS = [
+    {'pciBus': 0, 'bus': 'pcie.0', 'ats': 'off', 'ril': 'on',
+     'ssidsize': 20, 'oas': 44},
+    {'pciBus': PXB_INDEX, 'bus': 'pci.%d' % PXB_INDEX, 'ats': 'off',
+     'ril': 'off', 'ssidsize': 16, 'oas': 40},
+]
+
+
+def native_iommu_xml():
+    return '\n    '.join(
+        "<iommu model='smmuv3'>\n      <driver pciBus='%(pciBus)d' "
+        "accel='on' ats='%(ats)s' ril='%(ril)s' ssidsize='%(ssidsize)d' "
+        "oas='%(oas)d'/>\n    </iommu>" % s for s in NATIVE_SMMUS)
+
+
+def native_smmu_devices():
+    """The -device arm-smmuv3 each <iommu> must become (12.9's
+    qemuBuildPCINestedSmmuv3DevProps(): accel a JSON boolean, ats and ril
+    strings, ssidsize and oas numbers as strings)."""
+    return [{'driver': 'arm-smmuv3', 'primary-bus': s['bus'],
+             'id': 'iommu%d' % i, 'accel': True, 'ats': s['ats'],
+             'ril': s['ril'], 'ssidsize': str(s['ssidsize']),
+             'oas': str(s['oas'])} for i, s in enumerate(NATIVE_SMMUS)]
+
+
 def domain_xml(arch, name, emulator, work, models, native_smmu=False):
     a = ARCHES[arch]
     g = a['guest']
@@ -230,8 +271,7 @@ def domain_xml(arch, name, emulator, work, models, native_smmu=False):
         cpu = "<cpu mode='custom' match='exact'><model>max</model></cpu>"
         if native_smmu:
             # libvirt 12.9: one -device arm-smmuv3 per <iommu> with pciBus
-            iommu = ("<iommu model='smmuv3'><driver pciBus='0' "
-                     "accel='on'/></iommu>")
+            iommu = native_iommu_xml()
         else:
             iommu = ''
             args += ['-device', json.dumps(
@@ -239,11 +279,23 @@ def domain_xml(arch, name, emulator, work, models, native_smmu=False):
                  'primary-bus': 'pcie.0', 'accel': True},
                 separators=(',', ':'))]
         override = ''
-        caps = """  <qemu:capabilities>
+        # libvirt 9.0 writes -no-acpi, which QEMU 10.0 no longer has; 11.3
+        # and 12.9 write -machine ...,acpi=off instead and need nothing
+        caps = '' if native_smmu else """  <qemu:capabilities>
     <qemu:del capability='no-acpi'/>
   </qemu:capabilities>
 """
     args += ['-device', vfio]
+    controllers = ''
+    if native_smmu:
+        # pci.4 stays empty until the test hot-plugs a device into it
+        controllers = (
+            "\n    <controller type='pci' model='pcie-expander-bus' "
+            "index='%d'>\n      <target busNr='%d'/>\n    </controller>"
+            "\n    <controller type='pci' model='pcie-root-port' "
+            "index='%d'>\n      <address type='pci' bus='%d' slot='0'/>"
+            "\n    </controller>" % (PXB_INDEX, PXB_BUSNR, PXB_PORT,
+                                      PXB_INDEX))
     cmdline += ' panic=-1 loglevel=7 iommu.strict=1 simdma.iterations=%d' \
         % CYCLES
     seclabels = ("<seclabel type='static' model='dac' relabel='no'>"
@@ -273,7 +325,7 @@ def domain_xml(arch, name, emulator, work, models, native_smmu=False):
     <emulator>{emulator}</emulator>
     <controller type='pci' model='pcie-root'/>
     <controller type='pci' model='pcie-root-port' index='1'/>
-    <controller type='pci' model='pcie-root-port' index='2'/>
+    <controller type='pci' model='pcie-root-port' index='2'/>{controllers}
     <controller type='usb' model='none'/>
     {iommu}
     <serial type='file'>
@@ -351,20 +403,128 @@ def unplug(dom, dev, simlog, simname, timeout=120):
                                                                    simname)
 
 
-def hotplug(dom, cfg):
+def hotplug(dom, cfg, dev='pt1', bus='pci.2'):
     fd = qemutest.device_memfd(cfg, name='iommufd-sim-vfio-hotplug')
     try:
-        ok, reply = monitor(dom, 'getfd', {'fdname': 'hotdev'},
+        ok, reply = monitor(dom, 'getfd', {'fdname': 'hot' + dev},
                             pass_fds=[fd])
     finally:
         os.close(fd)
     if not ok:
         return False, 'getfd: %s' % reply
     ok, reply = monitor(dom, 'device_add',
-                        {'driver': 'vfio-pci', 'id': 'pt1',
-                         'iommufd': 'iommufd0', 'fd': 'hotdev',
-                         'bus': 'pci.2', 'addr': '0x0'})
+                        {'driver': 'vfio-pci', 'id': dev,
+                         'iommufd': 'iommufd0', 'fd': 'hot' + dev,
+                         'bus': bus, 'addr': '0x0'})
     return ok, 'device_add: %s' % reply
+
+
+def qom_get(dom, path, prop):
+    ok, reply = monitor(dom, 'qom-get', {'path': path, 'property': prop})
+    return reply['return'] if ok else None
+
+
+def cmdline_devices(text):
+    """The -device JSON objects of libvirt's QEMU command lines in a
+    domain log, one "-device '{...}' \\" line each."""
+    devs = []
+    for m in re.finditer(r"^-device '(\{.*\})'(?: \\)?$", text, re.M):
+        try:
+            devs.append(json.loads(m.group(1)))
+        except ValueError:
+            pass
+    return devs
+
+
+def check_native_cmdline(text):
+    """(ok, what): libvirt 12.9 wrote one -device arm-smmuv3 per <iommu>,
+    each with the primary-bus of its root complex and the XML's values,
+    the pxb-pcie and its root port, and no -no-acpi or iommu=smmuv3."""
+    devs = cmdline_devices(text)
+    smmus = [d for d in devs if d.get('driver') == 'arm-smmuv3']
+    pxb = [d for d in devs if d.get('driver') == 'pxb-pcie']
+    port = [d for d in devs if d.get('id') == 'pci.%d' % PXB_PORT]
+    machine = re.findall(r'^-machine (\S+)', text, re.M)
+    bad = []
+    if smmus != native_smmu_devices():
+        bad.append('arm-smmuv3 devices %s' % smmus)
+    if not (len(pxb) == 1 and pxb[0].get('id') == 'pci.%d' % PXB_INDEX and
+            pxb[0].get('bus_nr') == PXB_BUSNR and
+            pxb[0].get('bus') == 'pcie.0'):
+        bad.append('pxb-pcie %s' % pxb)
+    if not (len(port) == 1 and port[0].get('driver') == 'pcie-root-port' and
+            port[0].get('bus') == 'pci.%d' % PXB_INDEX):
+        bad.append('root port %s' % port)
+    if len(machine) != 1 or 'iommu=' in machine[0] or \
+            'acpi=off' not in machine[0].split(','):
+        bad.append('-machine %s' % machine)
+    if re.search(r'^-no-acpi', text, re.M):
+        bad.append('-no-acpi')
+    if bad:
+        return False, 'wrong: ' + '; '.join(bad)
+    return True, ('%s; pxb-pcie bus_nr %d, root port on pci.%d; -machine '
+                  '...,acpi=off, no -no-acpi'
+                  % (' '.join(json.dumps(d, separators=(',', ':'))
+                              for d in smmus), PXB_BUSNR, PXB_INDEX))
+
+
+SMMU_PROBE_RE = re.compile(r'\] arm-smmu-v3 (\S+): ias \d+-bit, oas (\d+)-bit '
+                           r'\(features 0x([0-9a-f]+)\)')
+SMMU_FEAT_RANGE_INV = 1 << 15           # Linux's ARM_SMMU_FEAT_RANGE_INV
+
+
+def guest_smmus(console):
+    """[(name, oas bits, RIL)] of the SMMUs the guest's driver probed."""
+    try:
+        text = Path(console).read_text(errors='replace')
+    except OSError:
+        return []
+    seen = {}
+    for name, oas, feat in SMMU_PROBE_RE.findall(text):
+        seen[name] = (name, int(oas), bool(int(feat, 16) &
+                                           SMMU_FEAT_RANGE_INV))
+    return sorted(seen.values())
+
+
+def check_qemu_smmus(dom):
+    """(ok, what): the properties of QEMU's two SMMUs, as libvirt set them."""
+    bad, got = [], []
+    for i, want in enumerate(NATIVE_SMMUS):
+        path = '/machine/peripheral/iommu%d' % i
+        bus = qom_get(dom, path, 'primary-bus')
+        vals = {p: qom_get(dom, path, p)
+                for p in ('accel', 'ats', 'ril', 'ssidsize', 'oas')}
+        got.append('iommu%d primary-bus %s %s' % (
+            i, bus, ' '.join('%s=%s' % kv for kv in vals.items())))
+        onoff = {'on': ('on', True), 'off': ('off', False)}
+        if not (isinstance(bus, str) and bus.endswith('/' + want['bus']) and
+                vals['accel'] is True and
+                vals['ats'] in onoff[want['ats']] and
+                vals['ril'] in onoff[want['ril']] and
+                str(vals['ssidsize']) == str(want['ssidsize']) and
+                str(vals['oas']) == str(want['oas'])):
+            bad.append(got[-1])
+    return not bad, '; '.join(got)
+
+
+def viommu_allocs(simlog):
+    """{device name: [vIOMMU ids]}: each VIOMMU_ALLOC the simulator
+    answered, counted for the device bound last before it (QEMU allocates
+    an accel SMMU's vIOMMU when it plugs the SMMU's first device)."""
+    try:
+        lines = Path(simlog).read_text().splitlines()
+    except OSError:
+        return {}
+    out, dev = {}, None
+    for line in lines:
+        m = re.match(r'vfio BIND\((\S+)\) -> 0$', line)
+        if m:
+            dev = m.group(1)
+        m = re.match(r'iommufd VIOMMU_ALLOC .*out_viommu_id=(0x[0-9a-f]+) '
+                     r'-> 0$', line)
+        if m and dev:
+            out.setdefault(dev, []).append(int(m.group(1), 16))
+    return out
 
 
 def nested_hwpts(simlog):
@@ -376,6 +536,36 @@ def nested_hwpts(simlog):
                if line.startswith('iommufd HWPT_ALLOC') and
                re.search(r'data_type=0x[12] ', line) and
                line.endswith('-> 0'))
+
+
+def native_pxb(t, arch, name, console, simlog):
+    """The pxb-pcie's SMMU: the guest probes both SMMUs with the values
+    libvirt gave them, QEMU has them, and a simulated device hot-plugged
+    into the pxb-pcie's root port gets a vIOMMU of its own.  The -kernel
+    guest (device tree, no firmware) does not enumerate the pxb-pcie's
+    root bus, only its host bridge function on pcie.0, so the slot stays
+    powered off: QEMU plugs and unplugs the device without the guest,
+    and the guest's DMA runs on pcie.0's SMMU only (docs/libvirt.md)."""
+    smmus = guest_smmus(console)
+    want = [(s['oas'], s['ril'] == 'on') for s in NATIVE_SMMUS]
+    qok, qwhat = check_qemu_smmus(name)
+    t.ok(qok and [s[1:] for s in smmus] == want,
+         '%s: the guest probes two SMMUs (%s; oas and range invalidation '
+         'as in the XML), QEMU has them: %s'
+         % (arch, ', '.join('%s oas %d%s' % (n, o, ' RIL' if r else '')
+                            for n, o, r in smmus) or 'none', qwhat))
+    plugged, what = hotplug(name, ARCHES[arch]['sim'] + '\nname=libvirt2\n',
+                            'pt2', 'pci.%d' % PXB_PORT)
+    bus = qom_get(name, '/machine/peripheral/pt2', 'parent_bus')
+    allocs = viommu_allocs(simlog)
+    v0, v2 = allocs.get('libvirt0', []), allocs.get('libvirt2', [])
+    t.ok(plugged and isinstance(bus, str) and
+         bus.endswith('/pci.%d' % PXB_PORT) and len(v0) == 1 and
+         len(v2) == 1 and v0 != v2 and not released(simlog, 'libvirt0'),
+         '%s: hot-plug behind the pxb-pcie\'s root port pci.%d (%s; '
+         'parent_bus %s): vIOMMU %s for it, pt0 on pcie.0 keeps vIOMMU %s, '
+         'two at once, one per SMMU'
+         % (arch, PXB_PORT, what, bus, v2 or 'none', v0 or 'none'))
 
 
 def native_smmu():
@@ -397,8 +587,9 @@ def run_arch(t, arch, emulator, work, models, native=False):
     xml.write_text(domain_xml(arch, name, emulator, work, models, native))
     what = a['what']
     if native:
-        what = ("virt, <iommu model='smmuv3'><driver pciBus='0' "
-                "accel='on'/>")
+        what = ("virt, two <iommu model='smmuv3'><driver pciBus=... "
+                "accel='on' ats ril ssidsize oas/>, on pcie.0 and on a "
+                "pxb-pcie; no <qemu:capabilities>")
     start = time.monotonic()
     r = virsh('create', str(xml), timeout=300)
     created = r.returncode == 0
@@ -407,7 +598,7 @@ def run_arch(t, arch, emulator, work, models, native=False):
     log = Path(DOMLOG % name)
     try:
         if created:
-            run_domain(t, arch, name, work, log, start)
+            run_domain(t, arch, name, work, log, start, native)
         else:
             t.diag(r.stderr)
             if log.exists():
@@ -419,17 +610,24 @@ def run_arch(t, arch, emulator, work, models, native=False):
             pass
 
 
-def run_domain(t, arch, name, work, log, start):
+def run_domain(t, arch, name, work, log, start, native=False):
     a = ARCHES[arch]
     console = work / (arch + '.console')
     try:
-        line = [x for x in log.read_text().splitlines()
-                if '"intel-iommu"' in x or '"arm-smmuv3"' in x]
+        logtext = log.read_text()
     except OSError:
-        line = []
+        logtext = ''
+    line = [x for x in logtext.splitlines()
+            if '"intel-iommu"' in x or '"arm-smmuv3"' in x]
     t.diag('libvirt: %s' % (line[0].strip() if line else
                             '(no vIOMMU -device in the log)'))
+    if native:
+        ok, what = check_native_cmdline(logtext)
+        t.ok(ok, '%s: libvirt 12.9 wrote, from its own XML: %s'
+             % (arch, what))
+    simlog = work / (arch + '.sim.log')
     gone2, what = False, 'not reached'
+    gone3, what3 = not native, ''
     try:
         wait(lambda: len(results(console)) >= 1, 400, 1)
         runs = results(console)
@@ -437,7 +635,8 @@ def run_domain(t, arch, name, work, log, start):
         t.ok(dma_ok(first, a['domain_kind']),
              '%s: boot + guest DMA through the nested vIOMMU (%s), %.0f s'
              % (arch, dma_desc(first), time.monotonic() - start))
-        simlog = work / (arch + '.sim.log')
+        if native:
+            native_pxb(t, arch, name, console, simlog)
         gone, what = unplug(name, 'pt0', simlog, 'libvirt0')
         t.ok(gone, '%s: hot-unplug through virsh qemu-monitor-command: %s'
              % (arch, what))
@@ -451,6 +650,8 @@ def run_domain(t, arch, name, work, log, start):
              'driver\'s DMA on the new device (%s; %s)'
              % (arch, what, dma_desc(second)))
         gone2, what = unplug(name, 'pt1', simlog, 'libvirt1')
+        if native:
+            gone3, what3 = unplug(name, 'pt2', simlog, 'libvirt2')
     finally:
         d = virsh('destroy', '--graceful', name, timeout=120)
         if d.returncode != 0:
@@ -461,14 +662,22 @@ def run_domain(t, arch, name, work, log, start):
         rep = qemutest.read_report(str(work / (arch + '.report')))
     except OSError:
         pass
-    hwpts = nested_hwpts(work / (arch + '.sim.log'))
-    t.ok(gone2 and rep.get('live.all') == 0 and hwpts >= 2 and
-         rep.get('inv.entries', 0) >= 2 * CYCLES,
+    hwpts = nested_hwpts(simlog)
+    # arm64: one vIOMMU per plug of a first device on an SMMU, pt0, pt1
+    # (and pt2); VT-d nesting has none
+    viommus = 0 if arch == 'amd64' else 3 if native else 2
+    if native:
+        what += '; %s' % (what3 if gone3 else 'FAILED: ' + what3)
+    t.ok(gone2 and gone3 and rep.get('live.all') == 0 and hwpts >= 2 and
+         rep.get('inv.entries', 0) >= 2 * CYCLES and
+         rep.get('ioctl.VIOMMU_ALLOC', 0) == viommus,
          '%s: second unplug (%s), %s host objects left at exit, %d nested '
-         'HWPTs, %s invalidations forwarded, %.0f s in all'
+         'HWPTs, %s invalidations forwarded, %s vIOMMUs allocated (%d '
+         'expected), %.0f s in all'
          % (arch, what if gone2 else 'FAILED: ' + what,
-            rep.get('live.all', '?'),
-            hwpts, rep.get('inv.entries', '?'), time.monotonic() - start))
+            rep.get('live.all', '?'), hwpts, rep.get('inv.entries', '?'),
+            rep.get('ioctl.VIOMMU_ALLOC', 0), viommus,
+            time.monotonic() - start))
     if t.failed:
         try:
             t.diag(Path(console).read_text(errors='replace')[-3000:])
