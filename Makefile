@@ -87,7 +87,7 @@ build-asan: apply
 
 # Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
 fuzz: build-asan sim
-	@/usr/bin/python3 scripts/fuzz.py
+	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
 
 clean:
 	rm -rf build/obj build/obj-asan build/sim build/series build/test-logs build/fuzz
@@ -98,7 +98,7 @@ distbuild-asan: apply
 
 # Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
 fuzz: build-asan sim
-	@/usr/bin/python3 scripts/fuzz.py
+	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
 
 clean:
 	rm -rf build
