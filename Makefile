@@ -93,12 +93,5 @@ clean:
 	rm -rf build/obj build/obj-asan build/sim build/series build/test-logs build/fuzz
 
 # Also removes the work tree: export your commits first.
-distbuild-asan: apply
-	@scripts/build-asan.sh
-
-# Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
-fuzz: build-asan sim
-	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
-
-clean:
+distclean:
 	rm -rf build
