@@ -19,6 +19,7 @@ Operations (JSON-serialisable lists):
   ["plug", slot]              QMP getfd + device_add of a new device
   ["unplug", slot]            QMP device_del + slot power off (guest eject)
   ["ack"]                     SMMUv3: GERRORN = GERROR (acknowledge errors)
+  ["iqfix"]                   VT-d: after a queue error, IQT = IQH, clear IQE
 
 The runner pipelines the qtest lines of a program (they are sent in one
 write, responses are read after), runs a number of programs in one QEMU
@@ -132,7 +133,7 @@ def mutate(rng, ops, protect=0):
                 ops.insert(i, list(op))           # repeated
                 continue
             ops[i] = op
-        elif kind < 0.3 and op[0] not in ('plug', 'unplug', 'ack'):
+        elif kind < 0.3 and op[0] not in ('plug', 'unplug', 'ack', 'iqfix'):
             del ops[i]                             # dropped
             n -= 1
             if n <= protect:
@@ -252,7 +253,7 @@ class Vtd:
             if g.chance(0.1):
                 pe[1] |= g.pick(1 << 23, 1 << 24)   # PGSNP, PWSNP
             pe[2] = (G_PML5 if aw == 3 else G_PML4)
-            if g.chance(0.15):
+            if g.chance(0.08):
                 pe[2] |= g.pick(1, 1 << 4, 1 << 7, 3 << 2)  # SRE, WPE, EAFE, FLPM
         base = G_PTBL + (pasid & 63) * 64
         for i in range(8):
@@ -272,14 +273,15 @@ class Vtd:
             g.wq(G_PDPT + 2 * 8, 0 | FL | (1 << 7))
 
     def iq_desc(self, g):
-        did = g.pick(5, 5, 6, g.bits(16))
-        pasid = g.pick(0, 0, 1, g.bits(20))
+        did = g.pick(5, 5, 5, 5, 6, g.bits(16))
+        pasid = g.pick(0, 0, 0, 0, 1, g.bits(20))
         addr = IOVA_BASE + g.pick(0, 0x1000, 0x2000, 0x200000,
                                   g.bits(12) << 12)
         am = g.pick(0, 0, 1, 2, 9, g.bits(6))
         ih = g.pick(0, 1 << 6)
-        t = g.pick('pc', 'pc', 'piotlb', 'piotlb', 'piotlb', 'cc', 'iotlb',
-                   'dev', 'devp', 'iec', 'wait', 'rand')
+        t = g.pick('pc', 'pc', 'piotlb', 'piotlb', 'piotlb', 'piotlb',
+                   'piotlb', 'cc', 'iotlb', 'dev', 'devp', 'iec', 'wait',
+                   'rand')
         if t == 'pc':
             gran = g.pick(0, 1, 1, 3, 2)
             return (7 | gran << 4 | did << 16 | pasid << 32, 0)
@@ -318,7 +320,23 @@ class Vtd:
         if g.chance(0.95):
             g.wl(VTD + 0x18, (1 << 26) | (1 << 31))  # + TE
 
+    def requeue(self, g, st):
+        """Restart the invalidation queue at 0 with translation left on
+        (TE toggles rebuild every address space: slow).  ["iqfix"] first
+        recovers from a queue error a predecessor left (head != tail)."""
+        g.ops.append(['iqfix'])
+        g.wl(VTD + 0x18, 1 << 31)                   # QIE off, TE on
+        st['dw'] = g.chance(0.9)
+        g.wq(VTD + 0x90, G_IQ | (1 << 11 if st['dw'] else 0))
+        g.wq(VTD + 0x88, 0)
+        st['tail'] = 0
+        g.wl(VTD + 0x18, (1 << 26) | (1 << 31))
+
     def iq_submit(self, g, st, descs):
+        # a driver ends each batch with a wait descriptor (QEMU only lets
+        # the queue be disabled after one, and flushes to the host there)
+        if g.chance(0.85):
+            descs = list(descs) + [(5 | 1 << 5 | 1 << 32, G_STATUS)]
         shift = 5 if st['dw'] else 4
         n = IQ_ENTRIES if st['dw'] else 2 * IQ_ENTRIES
         for lo, hi in descs:
@@ -353,8 +371,8 @@ class Vtd:
         self.page_tables(g)
         if fresh or g.chance(0.15):
             self.enable(g, st)
-        else:                   # continue on the previous program's queue
-            st['dw'], st['tail'] = True, g.bits(7)
+        else:
+            self.requeue(g, st)
         self.iq_submit(g, st, [(7 | 1 << 4 | 5 << 16, 0)])
         protect = 0 if rng.random() < 0.3 else len(g.ops)
         for _ in range(rng.randrange(3, 16)):
@@ -564,6 +582,18 @@ class Smmu:
         g.wl(SMMU + 0x98, st['prod'])
         g.r_(4, SMMU + 0x9c)
 
+    def requeue(self, g, st):
+        """Restart the command queue at 0, the SMMU left enabled with the
+        previous program's stream table (linear, as a fresh enable mostly
+        makes it)."""
+        g.wl(SMMU + 0x20, 0x5)                      # SMMUEN, EVTQEN
+        g.ops.append(['ack'])
+        g.wq(SMMU + 0x90, CMDQ | CMDQ_LOG2)
+        g.wl(SMMU + 0x98, 0)
+        g.wl(SMMU + 0x9c, 0)
+        st['fmt'], st['split'], st['prod'] = 0, 0, 0
+        g.wl(SMMU + 0x20, 0xd)
+
     def enable(self, g, st):
         g.wl(SMMU + 0x20, 0)                        # CR0: all off
         g.ops.append(['ack'])
@@ -595,8 +625,8 @@ class Smmu:
             self.write_cd(g, 1)
         if fresh or g.chance(0.15):
             self.enable(g, st)
-        else:                   # continue on the previous program's queue
-            st['fmt'], st['split'], st['prod'] = 0, 0, g.bits(9)
+        else:
+            self.requeue(g, st)
         for sid in SIDS:
             self.write_ste(g, st, sid)
         self.cmdq_submit(g, st, [(3 | SIDS[0] << 32, 1),
@@ -874,6 +904,19 @@ class Runner:
         except OSError as e:
             self._dead('during unplug: %s' % e)
 
+    def _iqfix(self):
+        """VT-d: after an invalidation queue error (FSTS.IQE), tail =
+        head and IQE cleared, as a driver's error handler would."""
+        q = self.q
+        try:
+            fsts = int(q.qtest('readl 0x%x' % (VTD + 0x34)), 16)
+            if fsts & 0x10:
+                head = int(q.qtest('readq 0x%x' % (VTD + 0x80)), 16)
+                q.qtest('writeq 0x%x 0x%x' % (VTD + 0x88, head))
+                q.qtest('writel 0x%x 0x%x' % (VTD + 0x34, 0x10))
+        except (qemutest.QemuError, OSError) as e:
+            self._dead('iqfix: %s' % e)
+
     def _ack(self):
         self._pipeline([])
         q = self.q
@@ -894,11 +937,12 @@ class Runner:
         """Run one program; raises Crash."""
         lines = []
         for op in ops:
-            if op[0] in ('plug', 'unplug', 'ack'):
+            if op[0] in ('plug', 'unplug', 'ack', 'iqfix'):
                 self._pipeline(lines)
                 lines = []
-                {'plug': self._plug, 'unplug': self._unplug}.get(
-                    op[0], lambda s=None: self._ack())(*op[1:])
+                {'plug': self._plug, 'unplug': self._unplug,
+                 'ack': lambda: self._ack(),
+                 'iqfix': lambda: self._iqfix()}[op[0]](*op[1:])
             else:
                 lines.append(_line(op))
         self._pipeline(lines)
