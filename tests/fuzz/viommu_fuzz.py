@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO / 'tests' / 'lib'))
 import qemutest  # noqa: E402
 
 M64 = (1 << 64) - 1
+SAN_EXIT = 66          # exitcode= of ASAN_OPTIONS/UBSAN_OPTIONS
 
 # ASan/UBSan: stop at the first report, write it to log_path (checked by
 # the runner), exit non-zero.  The simulator is preloaded before libasan,
@@ -806,7 +807,9 @@ class Runner:
         rc = q.proc.returncode
         rep = self.sanitizer_reports()
         self.q = None
-        kind = 'sanitizer' if rep else ('signal %d' % -rc if rc < 0
+        san = rep or rc == SAN_EXIT or re.search(
+            r'ERROR: \w+Sanitizer|runtime error:', q.stderr())
+        kind = 'sanitizer' if san else ('signal %d' % -rc if rc < 0
                                          else 'exit %d' % rc)
         raise Crash(kind, '%s\n%s\n%s' % (why, rep, q.stderr()[-4000:]))
 
@@ -821,7 +824,8 @@ class Runner:
         rep = self.sanitizer_reports()
         self.q = None
         if rep or rc not in (0, None):
-            raise Crash('sanitizer' if rep else 'exit %s' % rc,
+            raise Crash('sanitizer' if rep or rc == SAN_EXIT
+                        else 'exit %s' % rc,
                         'at exit\n%s\n%s' % (rep, q.stderr()[-4000:]))
 
     # ---- operations ----
