@@ -113,7 +113,7 @@ def main():
     t = qemutest.Tap()
     obj = vf.default_obj()
     lib = qemutest.default_sim_lib()
-    n = int(os.environ.get('FUZZ_SLICE_INPUTS', '300'))
+    n = int(os.environ.get('FUZZ_SLICE_INPUTS', '400'))
     for path in (os.path.join(obj, 'qemu-system-x86_64'),
                  os.path.join(obj, 'qemu-system-aarch64'), lib):
         t.ok(os.access(path, os.X_OK if 'qemu' in path else os.R_OK),
