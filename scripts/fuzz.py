@@ -174,6 +174,29 @@ def _fuzz_one(job):
     return name, fuzz_target(name, args, prefix)
 
 
+def signature(path):
+    """What a saved crash is: its sanitizer line and first QEMU frame."""
+    try:
+        with open(path) as f:
+            detail = json.load(f).get('detail') or ''
+    except (OSError, ValueError):
+        return 'unknown'
+    first = frame = None
+    for ln in detail.splitlines():
+        if first is None and re.search(r'runtime error:|ERROR: \w+Sanitizer|'
+                                       r'Assertion|assertion', ln):
+            first = re.sub(r'0x[0-9a-f]+', '0x...', ln.strip())
+            first = re.sub(r'==\d+==', '', first)
+        elif first is not None and frame is None:
+            m = re.search(r'#\d+ 0x[0-9a-f]+ in (\S+) (\S+)', ln)
+            if m and 'sanitizer' not in m.group(2) and \
+                    'interceptor' not in m.group(1):
+                frame = '%s (%s)' % (m.group(1), m.group(2))
+    if first is None:
+        return 'no sanitizer report'
+    return first + (' in ' + frame if frame else '')
+
+
 def write_doc(path, args, results, cov, cmd):
     now = datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%d %H:%M UTC')
@@ -211,12 +234,21 @@ def write_doc(path, args, results, cov, cmd):
     lines.append('')
     any_crash = False
     for name, r in results.items():
+        sigs = {}
         for idx, kind, p in r['crashes']:
+            sigs.setdefault(signature(p), []).append((idx, kind, p))
+        for sig, hits in sigs.items():
             if not any_crash:
-                lines += ['## Crashes', '']
+                lines += ['## Crashes', '',
+                          'Grouped by sanitizer report and first QEMU frame; '
+                          'analysis and reproducers: tests/fuzz/README.md '
+                          '(Findings), tests/fuzz/regressions/.', '']
                 any_crash = True
-            lines.append('- %s input %d: %s, `scripts/fuzz.py --replay %s`'
-                         % (name, idx, kind, os.path.relpath(p, TOP)))
+            idx, kind, p = hits[0]
+            lines.append('- %s, %d crash(es), first at input %d (%s): `%s`; '
+                         '`scripts/fuzz.py --replay %s`'
+                         % (name, len(hits), idx, kind, sig,
+                            os.path.relpath(p, TOP)))
     if not any_crash:
         lines += ['No crashes.', '']
     with open(path, 'w') as f:
