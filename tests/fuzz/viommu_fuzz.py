@@ -326,6 +326,10 @@ class Vtd:
         (TE toggles rebuild every address space: slow).  ["iqfix"] first
         recovers from a queue error a predecessor left (head != tail)."""
         g.ops.append(['iqfix'])
+        # the root table again (a predecessor may have left a legacy or
+        # mutated one): SRTP with TE on
+        g.wq(VTD + 0x20, G_ROOT | (1 << 10 if g.chance(0.97) else 0))
+        g.wl(VTD + 0x18, (1 << 31) | (1 << 30) | (1 << 26))
         g.wl(VTD + 0x18, 1 << 31)                   # QIE off, TE on
         st['dw'] = g.chance(0.9)
         g.wq(VTD + 0x90, G_IQ | (1 << 11 if st['dw'] else 0))
