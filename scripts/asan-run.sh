@@ -14,7 +14,9 @@
 # error (halt_on_error=1) and write it to log_path, which is checked after
 # the test; a report there is printed as TAP diagnostics and the test ends
 # with "Bail out!".  LeakSanitizer is on, with suppressions for leaks of
-# QEMU's base code only (tests/fuzz/lsan.supp, a reason for each).  The
+# QEMU's base code only (tests/fuzz/lsan.supp, a reason for each), which
+# needs whole allocation stacks: fast_unwind_on_malloc=0 (GLib has no
+# frame pointers; this halves QEMU's speed under ASan).  The
 # simulator is LD_PRELOADed before libasan, hence
 # verify_asan_link_order=0 (see docs/fuzz.md).
 set -uo pipefail

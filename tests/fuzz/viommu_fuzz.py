@@ -56,12 +56,16 @@ SAN_EXIT = 66          # exitcode= of ASAN_OPTIONS/UBSAN_OPTIONS
 # ASan/UBSan: stop at the first report, write it to log_path (checked by
 # the runner), exit non-zero.  The simulator is preloaded before libasan,
 # so ASan's link-order check is off (see docs/fuzz.md).
-def sanitizer_env(report_prefix, leaks=True):
+# @full_stacks: unwind malloc/free stacks the slow way.  GLib has no frame
+# pointers: the fast unwinder stops at g_malloc, which leaves the leak
+# suppressions (tests/fuzz/lsan.supp) nothing to match; so always on,
+# though it costs about half of QEMU's speed under ASan.
+def sanitizer_env(report_prefix, leaks=True, full_stacks=True):
     supp = REPO / 'tests' / 'fuzz' / 'lsan.supp'
     asan = ('halt_on_error=1:abort_on_error=0:exitcode=66:'
             'verify_asan_link_order=0:detect_leaks=%d:'
-            'handle_abort=1:fast_unwind_on_malloc=0:log_path=%s'
-            % (1 if leaks else 0, report_prefix))
+            'handle_abort=1:fast_unwind_on_malloc=%d:log_path=%s'
+            % (1 if leaks else 0, 0 if full_stacks else 1, report_prefix))
     return {
         'ASAN_OPTIONS': asan,
         'LSAN_OPTIONS': 'suppressions=%s:print_suppressions=0' % supp,
@@ -720,8 +724,10 @@ class Runner:
     """One QEMU process for a target, restarted after a crash."""
 
     def __init__(self, target, obj=None, sim_lib=None, timeout=20,
-                 workdir=None, leaks=True, log=None, shared_iommufd=False):
+                 workdir=None, leaks=True, log=None, shared_iommufd=False,
+                 full_stacks=True):
         self.t = target
+        self.full_stacks = full_stacks
         # Hot-plugged devices of slot 0 use iommufd x (dev0's), those of
         # slot 1 iommufd y: QEMU 10.0 corrupts its migration notifier list
         # when two devices share a VFIO container and both go away
@@ -751,7 +757,8 @@ class Runner:
         fd = qemutest.device_memfd(self.t.dev_cfg)
         env = dict(os.environ)
         env['LD_PRELOAD'] = self.sim
-        env.update(sanitizer_env(self.report_prefix, self.leaks))
+        env.update(sanitizer_env(self.report_prefix, self.leaks,
+                                 self.full_stacks))
         env['IOMMUFD_SIM_REPORT'] = os.path.join(self.dir, 'sim.report')
         env.pop('IOMMUFD_SIM_LOG', None)
         env.pop('IOMMUFD_SIM_FAIL', None)
@@ -994,7 +1001,7 @@ def replay(path, obj=None, sim_lib=None, timeout=20, leaks=True,
         rep = json.load(f)
     target = TARGETS[rep['target']]()
     r = Runner(target, obj=obj, sim_lib=sim_lib, timeout=timeout, leaks=leaks,
-               **rep.get('options', {}))
+               full_stacks=True, **rep.get('options', {}))
     try:
         r.start()
         if full and rep.get('history'):
