@@ -225,9 +225,14 @@ def write_doc(path, args, results, cov, cmd):
                                                100.0 * c[0] / c[1])
         else:
             cs = '%s: n/a' % COVER[name]
+        if r.get('done', True):
+            state = ''
+        elif args.status:
+            state = ' (stopped or running; of %d)' % args.inputs
+        else:
+            state = ' (interrupted; of %d)' % args.inputs
         lines.append('| %s%s | %d | %.1f | %.1f | %.0f s | %d | %s |'
-                     % (name, '' if r.get('done', True) else
-                        ' (running, of %d)' % args.inputs,
+                     % (name, state,
                         r['inputs'], r['ops'] / max(1, r['inputs']),
                         r['inputs'] / max(r['secs'], 1e-9), r['secs'],
                         len(r['crashes']), cs))
