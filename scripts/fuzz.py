@@ -181,6 +181,9 @@ def signature(path):
             detail = json.load(f).get('detail') or ''
     except (OSError, ValueError):
         return 'unknown'
+    for ln in detail.splitlines():
+        if 'Assertion' in ln or 'assertion failed' in ln:
+            return ln.strip()
     first = frame = None
     for ln in detail.splitlines():
         if first is None and re.search(r'runtime error:|ERROR: \w+Sanitizer|'
@@ -189,8 +192,7 @@ def signature(path):
             first = re.sub(r'==\d+==', '', first)
         elif first is not None and frame is None:
             m = re.search(r'#\d+ 0x[0-9a-f]+ in (\S+) (\S+)', ln)
-            if m and 'sanitizer' not in m.group(2) and \
-                    'interceptor' not in m.group(1):
+            if m and '../qemu/' in m.group(2):
                 frame = '%s (%s)' % (m.group(1), m.group(2))
     if first is None:
         return 'no sanitizer report'
