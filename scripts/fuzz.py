@@ -183,7 +183,7 @@ def signature(path):
         return 'unknown'
     for ln in detail.splitlines():
         if 'Assertion' in ln or 'assertion failed' in ln:
-            return ln.strip()
+            return ln.strip().replace('`', "'")
     first = frame = None
     for ln in detail.splitlines():
         if first is None and re.search(r'runtime error:|ERROR: \w+Sanitizer|'
@@ -196,7 +196,7 @@ def signature(path):
                 frame = '%s (%s)' % (m.group(1), m.group(2))
     if first is None:
         return 'no sanitizer report'
-    return first + (' in ' + frame if frame else '')
+    return (first + (' in ' + frame if frame else '')).replace('`', "'")
 
 
 def write_doc(path, args, results, cov, cmd):
