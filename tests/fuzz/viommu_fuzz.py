@@ -731,7 +731,7 @@ class Runner:
         # Hot-plugged devices of slot 0 use iommufd x (dev0's), those of
         # slot 1 iommufd y: QEMU 10.0 corrupts its migration notifier list
         # when two devices share a VFIO container and both go away
-        # (docs/fuzz.md, finding 1; tests/fuzz/regressions/).  With
+        # (tests/fuzz/README.md, finding 1; tests/fuzz/regressions/).  With
         # @shared_iommufd both slots use x, which reproduces it.
         self.iommufd = {0: 'x', 1: 'x' if shared_iommufd else 'y'}
         self.obj = obj or default_obj()
