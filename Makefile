@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak check-libvirt e2e e2e-intel clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak check-libvirt e2e e2e-intel fuzz build-asan clean distclean help
 
 all: build
 
@@ -24,6 +24,9 @@ help:
 	@echo "make check-libvirt  the libvirt test with Debian 13's libvirt 12.9 (chroot)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
+	@echo "make build-asan QEMU with ASan/UBSan/gcov (build/obj-asan)"
+	@echo "make fuzz       fuzz both vIOMMUs with simulated devices (docs/fuzz.md;"
+	@echo "                FUZZ_INPUTS=N per vIOMMU, default 1000000, FUZZ_SEED=S)"
 
 deps:
 	@scripts/deps.sh
@@ -97,8 +100,15 @@ e2e: build
 e2e-intel: build
 	@L1_ARCH=x86_64 e2e/run.sh
 
+build-asan: apply
+	@scripts/build-asan.sh
+
+# Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
+fuzz: build-asan sim
+	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
+
 clean:
-	rm -rf build/obj build/sim build/series build/test-logs
+	rm -rf build/obj build/obj-asan build/sim build/series build/test-logs build/fuzz
 
 # Also removes the work tree: export your commits first.
 distclean:

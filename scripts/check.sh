@@ -14,6 +14,9 @@ qtests=$(sed -e 's/#.*//' "$TOP/tests/base-qtests.txt" "$TOP/tests/series-qtests
                    else print "tests/unit/" $1 }' | sort -u)
 # shellcheck disable=SC2086
 "$TOP/scripts/build.sh" $qtests
+# The same work tree with ASan/UBSan (and gcov, for make fuzz): the series'
+# qtests and tests/qemu run on it instead of build/obj (scripts/asan-run.sh).
+"$TOP/scripts/build-asan.sh"
 
 "$TOP/scripts/guest-build.sh" amd64
 "$TOP/scripts/guest-build.sh" arm64
@@ -32,12 +35,18 @@ for p in "$PATCHES"/*.patch; do
     args+=(--exe "checkpatch/$(basename "$p")" "$TOP/scripts/checkpatch.sh" "$p")
 done
 args+=(--base-qtests "$TOP/tests/base-qtests.txt")
-args+=(--series-qtests "$TOP/tests/series-qtests.txt")
+# The series' qtests on the ASan QEMU, under their own names.
+while read -r key filters; do
+    # shellcheck disable=SC2086
+    args+=(--exe "$key" bash "$TOP/scripts/asan-run.sh" qtest "$key" $filters)
+done < <(sed -e 's/#.*//' "$TOP/tests/series-qtests.txt" | awk 'NF')
 # The project's own tests: tests/<group>/test-*.{sh,py}, TAP on stdout.
 for t in "$TOP"/tests/*/test-*.sh "$TOP"/tests/*/test-*.py; do
     [ -e "$t" ] || continue
     name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
     case $t in
+        */tests/qemu/*.py)
+            args+=(--exe "$name" bash "$TOP/scripts/asan-run.sh" exe "$PYTHON" "$t") ;;
         *.sh) args+=(--exe "$name" bash "$t") ;;
         *.py) args+=(--exe "$name" "$PYTHON" "$t") ;;
     esac

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""`make fuzz`: the guest-input fuzzer (tests/fuzz/viommu_fuzz.py) against
+the ASan/UBSan/gcov QEMU (build/obj-asan, scripts/build-asan.sh) with
+simulated host devices, for intel-iommu x-flts=on and arm-smmuv3
+accel=on.  Prints inputs, operations per input, executions per second and
+crashes while it runs; at the end the line coverage of
+hw/i386/intel_iommu_accel.c and hw/arm/smmuv3-accel.c (gcov), and writes
+docs/fuzz.md.
+
+  scripts/fuzz.py [--inputs N] [--seed S] [--targets vtd,smmu] [--batch B]
+                  [--out DIR] [--no-doc] [--start I]
+  scripts/fuzz.py --replay FILE.json     # run a saved reproducer
+
+Environment: QEMU_OBJ_ASAN (build/obj-asan), IOMMUFD_SIM_LIB
+(build/sim/libiommufd-sim.so), QEMU_WT (the work tree, for gcov's
+sources; build/qemu).
+
+Crashes go to DIR/crash-TARGET-INDEX.json (DIR: build/fuzz), each with
+the command that replays it.
+
+SPDX-License-Identifier: GPL-2.0-or-later
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / 'tests' / 'fuzz'))
+import viommu_fuzz as vf  # noqa: E402
+
+COVER = {'vtd': 'hw/i386/intel_iommu_accel.c',
+         'smmu': 'hw/arm/smmuv3-accel.c'}
+# the object files (meson's names) whose .gcda/.gcno hold them
+OBJFILE = {'vtd': 'libsystem_i386.a.p/hw_i386_intel_iommu_accel.c',
+           'smmu': 'libsystem_arm.a.p/hw_arm_smmuv3-accel.c'}
+
+
+def find_gcno(obj, target):
+    """The .gcno of the file under @obj (meson names it after the source)."""
+    base = os.path.basename(COVER[target])
+    hits = glob.glob(os.path.join(obj, '**', '*' + base.replace('/', '_') +
+                                  '.gcno'), recursive=True)
+    return hits[0] if hits else None
+
+
+def coverage(obj, prefix, target):
+    """(lines executed, lines) of COVER[target] from the .gcda files
+    written under @prefix (GCOV_PREFIX) and the .gcno in @obj."""
+    gcno = find_gcno(obj, target)
+    if not gcno:
+        return None
+    gcda = os.path.join(prefix, gcno.lstrip('/')[:-len('.gcno')] + '.gcda')
+    if not os.path.exists(gcda):
+        return (0, None)
+    work = os.path.join(prefix, 'gcov-' + target)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    stem = os.path.join(work, os.path.basename(gcno)[:-len('.gcno')])
+    shutil.copy(gcno, stem + '.gcno')
+    shutil.copy(gcda, stem + '.gcda')
+    out = subprocess.run(['gcov', '-n', '-o', work, stem + '.gcda'],
+                         cwd=obj, capture_output=True, text=True).stdout
+    m = re.search(r"File '[^']*%s'\nLines executed:([\d.]+)%% of (\d+)"
+                  % re.escape(os.path.basename(COVER[target])), out)
+    if not m:
+        return (0, None)
+    total = int(m.group(2))
+    return (round(float(m.group(1)) * total / 100), total)
+
+
+def fuzz_target(name, args, prefix):
+    target = vf.TARGETS[name]()
+    out = os.path.join(args.out, name)
+    os.makedirs(out, exist_ok=True)
+    runner = vf.Runner(target, obj=args.obj, timeout=args.timeout,
+                       workdir=os.path.join(out, 'run'))
+    runner.env_extra = {'GCOV_PREFIX': prefix, 'GCOV_PREFIX_STRIP': '0'}
+    crashes = []
+    batch = []
+    ops = 0
+    t0 = last = time.monotonic()
+    i = args.start
+    end = args.start + args.inputs
+    first = [i]                 # first input of the running QEMU
+
+    def crash(c, idx):
+        path = os.path.join(out, 'crash-%s-%d.json' % (name, idx))
+        vf.save_reproducer(path, target, args.seed, list(batch), c,
+                           history=(first[0], idx), batch=args.batch)
+        crashes.append((idx, c.kind, path))
+        print('CRASH %s input %d: %s\n  saved %s\n  replay: %s --replay %s'
+              % (name, idx, c.kind, path, sys.argv[0], path), flush=True)
+        print('\n'.join('  | ' + ln for ln in c.detail.splitlines()[:40]),
+              flush=True)
+
+    try:
+        runner.start()
+        since_start = 0
+        while i < end:
+            prog = vf.program_for(target, args.seed, i, fresh=not batch)
+            batch.append(prog)
+            ops += len(prog)
+            try:
+                runner.run_program(prog)
+                if len(batch) >= args.batch:
+                    runner.reset()
+                    batch = []
+                since_start += 1
+                if since_start >= args.restart_every:
+                    runner.stop()
+                    runner.start()
+                    first[0] = i + 1
+                    batch = []
+                    since_start = 0
+            except vf.Crash as c:
+                crash(c, i)
+                if runner.q:
+                    runner.q.kill()
+                    runner.q = None
+                batch = []
+                since_start = 0
+                first[0] = i + 1
+                runner.start()
+            i += 1
+            now = time.monotonic()
+            if now - last >= args.progress:
+                last = now
+                n = i - args.start
+                print('%s: %d inputs, %.1f ops/input, %.0f exec/s, %d crashes'
+                      % (name, n, ops / n, n / (now - t0), len(crashes)),
+                      flush=True)
+                write_status(out, {'inputs': n, 'ops': ops,
+                                   'secs': now - t0, 'crashes': crashes,
+                                   'restarts': runner.starts - 1,
+                                   'done': False})
+        try:
+            runner.stop()
+        except vf.Crash as c:
+            crash(c, i - 1)
+    except KeyboardInterrupt:
+        if runner.q:
+            try:
+                runner.stop()
+            except vf.Crash:
+                pass
+        print('%s: interrupted' % name)
+    n = i - args.start
+    secs = time.monotonic() - t0
+    res = {'inputs': n, 'ops': ops, 'secs': secs, 'crashes': crashes,
+           'restarts': runner.starts - 1, 'done': n >= args.inputs}
+    write_status(out, res)
+    return res
+
+
+def write_status(out, res):
+    with open(os.path.join(out, 'status.json.tmp'), 'w') as f:
+        json.dump(res, f)
+    os.replace(os.path.join(out, 'status.json.tmp'),
+               os.path.join(out, 'status.json'))
+
+
+def _fuzz_one(job):
+    name, args, prefix = job
+    return name, fuzz_target(name, args, prefix)
+
+
+def signature(path):
+    """What a saved crash is: its sanitizer line and first QEMU frame."""
+    try:
+        with open(path) as f:
+            detail = json.load(f).get('detail') or ''
+    except (OSError, ValueError):
+        return 'unknown'
+    for ln in detail.splitlines():
+        if 'Assertion' in ln or 'assertion failed' in ln:
+            return ln.strip().replace('`', "'")
+    first = frame = None
+    for ln in detail.splitlines():
+        if first is None and re.search(r'runtime error:|ERROR: \w+Sanitizer|'
+                                       r'Assertion|assertion', ln):
+            first = re.sub(r'0x[0-9a-f]+', '0x...', ln.strip())
+            first = re.sub(r'==\d+==', '', first)
+        elif first is not None and frame is None:
+            m = re.search(r'#\d+ 0x[0-9a-f]+ in (\S+) (\S+)', ln)
+            if m and '../qemu/' in m.group(2):
+                frame = '%s (%s)' % (m.group(1), m.group(2))
+    if first is None:
+        return 'no sanitizer report'
+    return (first + (' in ' + frame if frame else '')).replace('`', "'")
+
+
+def write_doc(path, args, results, cov, cmd):
+    now = datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M UTC')
+    lines = [
+        '# Fuzzing the nested vIOMMUs (`make fuzz`)',
+        '',
+        'Written by `scripts/fuzz.py` (do not edit by hand).  How the fuzzer',
+        'works and why: [tests/fuzz/README.md](../tests/fuzz/README.md).',
+        '',
+        '- Command: `%s`' % cmd,
+        '- Seed: `%s`, first input index %d, %d programs per system_reset'
+        % (args.seed, args.start, args.batch),
+        '- Date: %s; QEMU: `%s` (ASan + UBSan + gcov)' % (now, args.obj),
+        '- An input is one generated program (PCI setup, vIOMMU tables and',
+        '  enabling, then invalidations, table edits, register writes, DMA',
+        '  from the simulated device, hot-plug/unplug; some fields mutated).',
+        '',
+        '| vIOMMU | inputs | ops/input | exec/s | time | crashes | '
+        'coverage |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for name, r in results.items():
+        c = cov.get(name)
+        if c and c[1]:
+            cs = '%s: %d/%d lines (%.1f%%)' % (COVER[name], c[0], c[1],
+                                               100.0 * c[0] / c[1])
+        else:
+            cs = '%s: n/a' % COVER[name]
+        if r.get('done', True):
+            state = ''
+        elif args.status:
+            state = ' (stopped or running; of %d)' % args.inputs
+        else:
+            state = ' (interrupted; of %d)' % args.inputs
+        lines.append('| %s%s | %d | %.1f | %.1f | %.0f s | %d | %s |'
+                     % (name, state,
+                        r['inputs'], r['ops'] / max(1, r['inputs']),
+                        r['inputs'] / max(r['secs'], 1e-9), r['secs'],
+                        len(r['crashes']), cs))
+    lines.append('')
+    any_crash = False
+    for name, r in results.items():
+        sigs = {}
+        for idx, kind, p in r['crashes']:
+            sigs.setdefault(signature(p), []).append((idx, kind, p))
+        for sig, hits in sigs.items():
+            if not any_crash:
+                lines += ['## Crashes', '',
+                          'Grouped by sanitizer report and first QEMU frame; '
+                          'analysis and reproducers: tests/fuzz/README.md '
+                          '(Findings), tests/fuzz/regressions/.', '']
+                any_crash = True
+            idx, kind, p = hits[0]
+            lines.append('- %s, %d crash(es), first at input %d (%s): `%s`; '
+                         '`scripts/fuzz.py --replay %s`'
+                         % (name, len(hits), idx, kind, sig,
+                            os.path.relpath(p, TOP)))
+    if not any_crash:
+        lines += ['No crashes.', '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines).rstrip() + '\n')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--inputs', type=int,
+                    default=int(os.environ.get('FUZZ_INPUTS', 1000000)))
+    ap.add_argument('--seed', default=os.environ.get('FUZZ_SEED', '1'))
+    ap.add_argument('--start', type=int, default=0)
+    ap.add_argument('--targets', default='vtd,smmu')
+    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--restart-every', type=int, default=5000)
+    ap.add_argument('--timeout', type=int, default=20)
+    ap.add_argument('--progress', type=float, default=30)
+    ap.add_argument('--obj', default=vf.default_obj())
+    ap.add_argument('--out', default=str(TOP / 'build' / 'fuzz'))
+    ap.add_argument('--doc', default=str(TOP / 'docs' / 'fuzz.md'))
+    ap.add_argument('--no-doc', action='store_true')
+    ap.add_argument('--replay')
+    ap.add_argument('--parallel', action='store_true',
+                    help='fuzz the targets at the same time (one process '
+                    'each)')
+    ap.add_argument('--status', action='store_true',
+                    help='write docs/fuzz.md from a running (or finished) '
+                    'run\'s status files and gcov data so far')
+    ap.add_argument('--full', action='store_true',
+                    help='with --replay: every input since QEMU started')
+    args = ap.parse_args()
+
+    if args.replay:
+        c = vf.replay(args.replay, obj=args.obj, timeout=args.timeout,
+                      full=args.full)
+        if c:
+            print('crash: %s\n%s' % (c.kind, c.detail))
+            return 1
+        print('no crash')
+        return 0
+
+    for name in args.targets.split(','):
+        q = os.path.join(args.obj, vf.TARGETS[name].qemu)
+        if not os.access(q, os.X_OK):
+            sys.exit('%s not found: run scripts/build-asan.sh' % q)
+    prefix = os.path.join(args.out, 'gcov')
+    cmd = ' '.join(['scripts/fuzz.py'] + sys.argv[1:])
+    results, cov = {}, {}
+    names = args.targets.split(',')
+    if args.status:
+        cmd = os.environ.get('FUZZ_CMD', cmd.replace(' --status', ''))
+        for name in names:
+            with open(os.path.join(args.out, name, 'status.json')) as f:
+                results[name] = json.load(f)
+    else:
+        shutil.rmtree(prefix, ignore_errors=True)
+        os.makedirs(prefix)
+        if args.parallel:
+            with multiprocessing.Pool(len(names)) as pool:
+                results = dict(pool.map(_fuzz_one, [(n, args, prefix)
+                                                    for n in names]))
+        else:
+            for name in names:
+                results[name] = fuzz_target(name, args, prefix)
+    for name in names:
+        cov[name] = coverage(args.obj, prefix, name)
+        r = results[name]
+        c = cov[name]
+        print('%s: %d inputs, %.1f ops/input, %.0f exec/s, %d crashes, '
+              'coverage of %s: %s'
+              % (name, r['inputs'], r['ops'] / max(1, r['inputs']),
+                 r['inputs'] / max(r['secs'], 1e-9), len(r['crashes']),
+                 COVER[name], '%d/%d lines (%.1f%%)'
+                 % (c[0], c[1], 100.0 * c[0] / c[1]) if c and c[1]
+                 else 'n/a'), flush=True)
+    if not args.no_doc:
+        write_doc(args.doc, args, results, cov, cmd)
+        print('wrote %s' % os.path.relpath(args.doc, TOP))
+    return 1 if any(r['crashes'] for r in results.values()) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
