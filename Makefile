@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e e2e-intel clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench e2e e2e-intel deb check-deb clean distclean help
 
 all: build
 
@@ -21,6 +21,8 @@ help:
 	@echo "make bench      shadow vs nested with a real Linux guest (docs/bench.md)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
+	@echo "make deb        Debian 13 packages qemu-system-x86/-arm with the series (build/deb/out)"
+	@echo "make check-deb  install the .debs in a clean trixie chroot and run them on the simulator"
 
 deps:
 	@scripts/deps.sh
@@ -78,6 +80,14 @@ e2e: build
 # Linux 7.2, L2 is build/obj's qemu-system-x86_64 with intel-iommu x-flts=on.
 e2e-intel: build
 	@L1_ARCH=x86_64 e2e/run.sh
+
+# Debian 13 packages with the series, built in a trixie chroot (as root;
+# not in CI: see README.md "Debian 13 packages"), then tests/deb/check-deb.sh.
+deb: apply sim
+	@scripts/deb.sh
+
+check-deb:
+	@tests/deb/check-deb.sh
 
 clean:
 	rm -rf build/obj build/sim build/series build/test-logs
