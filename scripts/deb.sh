@@ -32,8 +32,8 @@
 #     qemu-guest-agent (needs the HTML docs);
 #   - debian/rules enables the system build when qemu-system-common is
 #     built (Debian keys it on the metapackage), passes --target-list, skips the microvm build and the
-#     HTML manual (only man pages are built), and
-#     qemu-system-common.install no longer lists the s390x-only module.
+#     HTML manual (only man pages are built), and qemu-utils.install no
+#     longer lists the HTML pages of the tools (their man pages stay).
 # qemu-system-data (arch: all) is not built: Debian's own package from the
 # archive satisfies qemu-system-x86's "qemu-system-data (>> 10.0.13+ds~)".
 #
@@ -149,7 +149,7 @@ EOF
         die "debian/control-in changed: the pkg.qemu.nested-viommu profile was not added to 8 packages"
     # debian/control is generated from control-in by the clean target; do it now.
     (cd "$TREE" && make -f debian/control.mk debian/control > /dev/null)
-    sed -i '/hw-s390x-virtio-gpu-ccw.so/d' "$TREE/debian/qemu-system-common.install"
+    sed -i '/^b\/docs\/.*\.html /d' "$TREE/debian/qemu-utils.install"
     python3 - "$TREE/debian/rules" <<'EOF'
 import sys
 p = sys.argv[1]
