@@ -212,10 +212,12 @@ if [ "$(cat "$CHROOT/.build-deps" 2>/dev/null)" != "$PROFILES" ]; then
     echo "$PROFILES" > "$CHROOT/.build-deps"
 fi
 
+# ccache: Debian's ccache has no 'cc' link in /usr/lib/ccache and QEMU's
+# configure calls 'cc' unless CC is set.
 info "dpkg-buildpackage -B in the chroot ($JOBS jobs, niced; log: build/deb/build.log)"
 rm -f "$SRC"/*.deb "$SRC"/*.changes "$SRC"/*.buildinfo
 timed build in_chroot sh -c "cd '$ctree' && \
-    PATH=/usr/lib/ccache:\$PATH CCACHE_DIR=/var/cache/ccache CCACHE_BASEDIR=/build \
+    PATH=/usr/lib/ccache:\$PATH CC=gcc CXX=g++ CCACHE_DIR=/var/cache/ccache CCACHE_BASEDIR=/build \
     DEB_BUILD_OPTIONS='nocheck parallel=$JOBS terse' DEB_BUILD_PROFILES='${PROFILES//,/ }' \
     nice -n 10 dpkg-buildpackage -B -uc -us -P'$PROFILES'" > "$DEB/build.log" 2>&1 ||
     { tail -n 30 "$DEB/build.log" >&2; die "dpkg-buildpackage failed (log: build/deb/build.log)"; }
