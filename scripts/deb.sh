@@ -108,9 +108,11 @@ mount_chroot "$CHROOT"
 # --- 2. the source package ------------------------------------------------------------
 SRC=$DEB/src
 TREE=$SRC/${PKG}-${UPVER}
+need_base
+wt_git rev-parse -q --verify refs/tags/headers > /dev/null ||
+    die "the work tree has no 'headers' commit: run 'make apply'"
 key=$( { cat "$0"; patches_hash; wt_git rev-parse headers; echo "$NEWVER"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$SRC/.key" 2>/dev/null)" != "$key" ]; then
-    need_base
     [ "$(wt_git rev-parse headers^)" = "$(wt_git rev-parse base)" ] ||
         die "the work tree's 'headers' commit is not on 'base': run 'make apply'"
     info "unpacking $PKG $VER into ${SRC#"$TOP"/}"
