@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export QEMU_SRC FORCE FROM
 
-.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak check-libvirt e2e e2e-intel fuzz build-asan clean distclean help
+.PHONY: all build deps base apply export check check-series sim demo demo-arm64 demo-quick guest guest-arm64 bench sweep soak check-libvirt e2e e2e-intel fuzz build-asan deb check-deb clean distclean help
 
 all: build
 
@@ -27,6 +27,8 @@ help:
 	@echo "make build-asan QEMU with ASan/UBSan/gcov (build/obj-asan)"
 	@echo "make fuzz       fuzz both vIOMMUs with simulated devices (docs/fuzz.md;"
 	@echo "                FUZZ_INPUTS=N per vIOMMU, default 1000000, FUZZ_SEED=S)"
+	@echo "make deb        Debian 13 packages qemu-system-x86/-arm with the series (build/deb/out)"
+	@echo "make check-deb  install the .debs in a clean trixie chroot and run them on the simulator"
 
 deps:
 	@scripts/deps.sh
@@ -106,6 +108,14 @@ build-asan: apply
 # Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
 fuzz: build-asan sim
 	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
+
+# Debian 13 packages with the series, built in a trixie chroot (as root;
+# not in CI: see README.md "Debian 13 packages"), then tests/deb/check-deb.sh.
+deb: apply sim
+	@scripts/deb.sh
+
+check-deb:
+	@tests/deb/check-deb.sh
 
 clean:
 	rm -rf build/obj build/obj-asan build/sim build/series build/test-logs build/fuzz

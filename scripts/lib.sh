@@ -125,3 +125,16 @@ qemu_configure() {
     fi
     printf '%s\n' "$sig" > "$obj/.configure-args"
 }
+
+# Unmount everything mounted at or below directory $1 (deepest first), so
+# that a chroot left mounted by an interrupted run can be removed safely.
+umount_under() {
+    local d m
+    d=$(realpath -m "$1")
+    awk '{ print $2 }' /proc/self/mounts | while read -r m; do
+        m=$(printf '%b' "$m")           # \040 etc. in mount points
+        case $m in "$d"|"$d"/*) echo "$m" ;; esac
+    done | sort -r | while read -r m; do
+        umount "$m" 2>/dev/null || umount -l "$m"
+    done
+}
