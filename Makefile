@@ -24,7 +24,7 @@ help:
 	@echo "make check-libvirt  the libvirt test with Debian 13's libvirt 12.9 (chroot)"
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
-	@echo "make build-asan QEMU with ASan/UBSan/gcov (build/obj-asan)"
+	@echo "make build-asan QEMU with ASan/UBSan (build/obj-asan)"
 	@echo "make fuzz       fuzz both vIOMMUs with simulated devices (docs/fuzz.md;"
 	@echo "                FUZZ_INPUTS=N per vIOMMU, default 1000000, FUZZ_SEED=S)"
 	@echo "make deb        Debian 13 packages qemu-system-x86/-arm with the series (build/deb/out)"
@@ -105,9 +105,11 @@ e2e-intel: build
 build-asan: apply
 	@scripts/build-asan.sh
 
-# Guest-input fuzzer on the ASan QEMU; writes docs/fuzz.md (issue 16).
-fuzz: build-asan sim
-	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
+# Guest-input fuzzer on an ASan QEMU with gcov (build/obj-fuzz); writes
+# docs/fuzz.md (issue 16).
+fuzz: apply sim
+	@QEMU_OBJ_ASAN=$(CURDIR)/build/obj-fuzz ASAN_GCOV=1 scripts/build-asan.sh
+	@QEMU_OBJ_ASAN=$(CURDIR)/build/obj-fuzz nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
 
 # Debian 13 packages with the series, built in a trixie chroot (as root;
 # not in CI: see README.md "Debian 13 packages"), then tests/deb/check-deb.sh.
@@ -118,7 +120,7 @@ check-deb:
 	@tests/deb/check-deb.sh
 
 clean:
-	rm -rf build/obj build/obj-asan build/sim build/series build/test-logs build/fuzz
+	rm -rf build/obj build/obj-asan build/obj-fuzz build/sim build/series build/test-logs build/fuzz
 
 # Also removes the work tree: export your commits first.
 distclean:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Configure (once) and build a second QEMU from the same work tree with
-# AddressSanitizer, UndefinedBehaviorSanitizer and gcov into
-# build/obj-asan (QEMU_OBJ_ASAN overrides): the binaries `make check` runs
-# the series' qtests and tests/qemu with, and `make fuzz` fuzzes (gcov
-# gives the fuzzer's line coverage of the accel files).  Same targets and
-# firmware setup as build.sh; the series' qtest binaries are built too.
-# Extra ninja targets may be given as arguments.
+# AddressSanitizer and UndefinedBehaviorSanitizer into build/obj-asan
+# (QEMU_OBJ_ASAN overrides): the binaries `make check` runs the series'
+# qtests and tests/qemu with.  ASAN_GCOV=1 adds gcov, for `make fuzz`
+# (build/obj-fuzz: the fuzzer's line coverage of the accel files); not for
+# make check, because ccache cannot share --coverage objects between
+# checkouts in different directories (they name their .gcda paths), so a
+# fresh clone would compile all of it cold.  Same targets and firmware
+# setup as build.sh; the series' qtest binaries are built too.  Extra
+# ninja targets may be given as arguments.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_base
@@ -30,14 +33,17 @@ CONFIGURE_ARGS=(
     --target-list=x86_64-softmmu,aarch64-softmmu
     --disable-docs --disable-install-blobs --disable-download
     --disable-tools --disable-guest-agent
-    --enable-asan --enable-ubsan --enable-gcov --disable-werror
+    --enable-asan --enable-ubsan --disable-werror
     --extra-ldflags=-static-libasan
     --cc="ccache ${CC:-cc}" --host-cc="ccache ${CC:-cc}"
     --python="$PYTHON"
     --firmwarepath="$FIRMWARE"
 )
 
-qemu_configure "$OBJ" "$BUILD/configure-asan.log" "${CONFIGURE_ARGS[@]}"
+[ "${ASAN_GCOV:-0}" = 1 ] && CONFIGURE_ARGS+=(--enable-gcov)
+
+qemu_configure "$OBJ" "$BUILD/configure-$(basename "$OBJ").log" \
+    "${CONFIGURE_ARGS[@]}"
 # configure writes "werror = true" (QEMU's default in a git tree) into the
 # meson machine file config-meson.cross; --disable-werror overrides it on
 # the command line, but meson's regeneration after a change of the work

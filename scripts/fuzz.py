@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make fuzz`: the guest-input fuzzer (tests/fuzz/viommu_fuzz.py) against
-the ASan/UBSan/gcov QEMU (build/obj-asan, scripts/build-asan.sh) with
+an ASan/UBSan/gcov QEMU (build/obj-fuzz: ASAN_GCOV=1 scripts/build-asan.sh) with
 simulated host devices, for intel-iommu x-flts=on and arm-smmuv3
 accel=on.  Prints inputs, operations per input, executions per second and
 crashes while it runs; at the end the line coverage of
@@ -11,7 +11,8 @@ docs/fuzz.md.
                   [--out DIR] [--no-doc] [--start I]
   scripts/fuzz.py --replay FILE.json     # run a saved reproducer
 
-Environment: QEMU_OBJ_ASAN (build/obj-asan), IOMMUFD_SIM_LIB
+Environment: QEMU_OBJ_ASAN (build/obj-asan; make fuzz: build/obj-fuzz; a
+build without gcov gives no coverage), IOMMUFD_SIM_LIB
 (build/sim/libiommufd-sim.so), QEMU_WT (the work tree, for gcov's
 sources; build/qemu).
 
