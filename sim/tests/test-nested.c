@@ -19,28 +19,7 @@
 
 /* Guest RAM: a host buffer seen by the device at IPA ram_ipa. */
 static uint8_t *ram;
-static uint64_t ram_ipa, ram_next;
-
-static uint64_t galloc(uint64_t size)
-{
-    uint64_t ipa = ram_ipa + ram_next;
-
-    ram_next += size;
-    return ipa;
-}
-
-static void gw64(uint64_t ipa, uint64_t v)
-{
-    memcpy(ram + (ipa - ram_ipa), &v, 8);
-}
-
-static uint64_t gr64(uint64_t ipa)
-{
-    uint64_t v;
-
-    memcpy(&v, ram + (ipa - ram_ipa), 8);
-    return v;
-}
+static uint64_t ram_ipa;
 
 static void gput(uint64_t ipa, const char *s)
 {
@@ -75,7 +54,7 @@ static uint32_t setup(int *fd, int *dev, const char *cfg, uint64_t ipa,
     ioas = t_ioas(*fd);
     ram = t_alloc(RAM_SIZE);
     ram_ipa = ipa;
-    ram_next = 0;
+    t_gram_set(ram, ipa);
     ok(!t_hwpt(*fd, id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
                parent), "nesting parent");
     pt = *parent;
@@ -170,30 +149,6 @@ static void test_vtd(void)
 }
 
 /* ---- SMMUv3 ---- */
-#define D_AF    (1ull << 10)
-#define D_AP1   (1ull << 6)
-#define D_NG    (1ull << 11)
-#define CD_V    (1ull << 31)
-#define CD_AA64 (1ull << 41)
-#define CD_R    (1ull << 45)
-#define CD_A    (1ull << 46)
-#define CD_IPS(x) ((uint64_t)(x) << 32)
-
-/* 4K granule, T0SZ 16: levels 0..3, 9 bits each. */
-static uint64_t arm_entry(uint64_t ttb, uint64_t va)
-{
-    uint64_t table = ttb;
-
-    for (int l = 0; l < 3; l++) {
-        uint64_t e = table + ((va >> (39 - 9 * l)) & 511) * 8;
-
-        if (!(gr64(e) & 1)) {
-            gw64(e, galloc(4096) | 3);
-        }
-        table = gr64(e) & 0x0000fffffffff000ull;
-    }
-    return table + ((va >> 12) & 511) * 8;
-}
 
 static int smmu_cmd(int fd, uint32_t viommu, uint64_t w0, uint64_t w1)
 {

@@ -26,54 +26,8 @@
 
 /* Guest RAM: a host buffer seen by the device at IPA RAM_IPA. */
 static uint8_t *ram;
-static uint64_t ram_next;
 
-static uint64_t galloc(uint64_t size)
-{
-    uint64_t ipa = RAM_IPA + ram_next;
-
-    ram_next += size;
-    return ipa;
-}
-
-static void gw64(uint64_t ipa, uint64_t v)
-{
-    memcpy(ram + (ipa - RAM_IPA), &v, 8);
-}
-
-static uint64_t gr64(uint64_t ipa)
-{
-    uint64_t v;
-
-    memcpy(&v, ram + (ipa - RAM_IPA), 8);
-    return v;
-}
-
-#define D_AF    (1ull << 10)
-#define D_AP1   (1ull << 6)
 #define D_AP2   (1ull << 7)
-#define D_NG    (1ull << 11)
-#define CD_V    (1ull << 31)
-#define CD_AA64 (1ull << 41)
-#define CD_R    (1ull << 45)
-#define CD_A    (1ull << 46)
-#define CD_IPS(x) ((uint64_t)(x) << 32)
-
-/* 4K granule, T0SZ 16: levels 0..3, 9 bits each. */
-static uint64_t arm_entry(uint64_t ttb, uint64_t va)
-{
-    uint64_t table = ttb;
-
-    for (int l = 0; l < 3; l++) {
-        uint64_t e = table + ((va >> (39 - 9 * l)) & 511) * 8;
-
-        if (!(gr64(e) & 1)) {
-            gw64(e, galloc(4096) | 3);
-        }
-        table = gr64(e) & 0x0000fffffffff000ull;
-    }
-    return table + ((va >> 12) & 511) * 8;
-}
 
 /* A bound SMMUv3 device, nested on a vIOMMU with a vDEVICE (vSID 0x20). */
 typedef struct Env {
@@ -107,7 +61,7 @@ static void env_up(Env *e, const char *cfg)
         ram = t_alloc(RAM_SIZE);
     }
     memset(ram, 0, RAM_SIZE);
-    ram_next = 0;
+    t_gram_set(ram, RAM_IPA);
     t_hwpt(e->fd, e->id, e->ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
            &e->parent);
     t_map_fixed(e->fd, e->ioas, ram, RAM_SIZE, RAM_IPA);

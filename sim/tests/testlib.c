@@ -263,3 +263,49 @@ uint32_t t_dma(int devfd, uint32_t op, uint64_t src, uint64_t dst,
     t_wreg(devfd, SIMDEV_REG_DOORBELL, 1);
     return t_reg(devfd, SIMDEV_REG_STATUS);
 }
+
+static uint8_t *gram;
+static uint64_t gram_ipa, gram_next;
+
+void t_gram_set(uint8_t *buf, uint64_t ipa)
+{
+    gram = buf;
+    gram_ipa = ipa;
+    gram_next = 0;
+}
+
+uint64_t galloc(uint64_t size)
+{
+    uint64_t ipa = gram_ipa + gram_next;
+
+    gram_next += size;
+    return ipa;
+}
+
+void gw64(uint64_t ipa, uint64_t v)
+{
+    memcpy(gram + (ipa - gram_ipa), &v, 8);
+}
+
+uint64_t gr64(uint64_t ipa)
+{
+    uint64_t v;
+
+    memcpy(&v, gram + (ipa - gram_ipa), 8);
+    return v;
+}
+
+uint64_t arm_entry(uint64_t ttb, uint64_t va)
+{
+    uint64_t table = ttb;
+
+    for (int l = 0; l < 3; l++) {
+        uint64_t e = table + ((va >> (39 - 9 * l)) & 511) * 8;
+
+        if (!(gr64(e) & 1)) {
+            gw64(e, galloc(4096) | 3);
+        }
+        table = gr64(e) & 0x0000fffffffff000ull;
+    }
+    return table + ((va >> 12) & 511) * 8;
+}

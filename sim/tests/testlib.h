@@ -67,4 +67,26 @@ uint32_t t_dma(int devfd, uint32_t op, uint64_t src, uint64_t dst,
 #define BAR0_OFF 0ull
 #define CFG_OFF (7ull << 40)
 
+/* A test's guest RAM: host buffer @buf, which the device sees at @ipa */
+void t_gram_set(uint8_t *buf, uint64_t ipa);
+uint64_t galloc(uint64_t size);         /* next @size bytes of it, an IPA */
+void gw64(uint64_t ipa, uint64_t v);
+uint64_t gr64(uint64_t ipa);
+
+/* SMMUv3 stage-1 descriptor and CD bits the tests use */
+#define D_AF    (1ull << 10)
+#define D_AP1   (1ull << 6)
+#define D_NG    (1ull << 11)
+#define CD_V    (1ull << 31)
+#define CD_AA64 (1ull << 41)
+#define CD_R    (1ull << 45)
+#define CD_A    (1ull << 46)
+#define CD_IPS(x) ((uint64_t)(x) << 32)
+
+/*
+ * The level-3 entry of @va in the 4K, T0SZ 16 (levels 0..3) table at
+ * @ttb in guest RAM; missing tables are allocated on the way.
+ */
+uint64_t arm_entry(uint64_t ttb, uint64_t va);
+
 #endif

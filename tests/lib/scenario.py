@@ -50,6 +50,7 @@ import tempfile
 import time
 
 import qemutest
+from simdev import log_fields as _fields
 
 # ---- the simulated device's BAR0 (sim/include/iommufd-sim-regs.h) ----
 R_ID, R_CTRL, R_STATUS = 0x000, 0x008, 0x00c
@@ -238,18 +239,6 @@ class ObjTracker:
                 self.left_at_close += sorted(
                     (k, i) for i, k in self.live.items())
                 self.live = {}
-
-
-def _fields(line):
-    out = {}
-    for word in line.split():
-        if '=' in word:
-            k, v = word.split('=', 1)
-            try:
-                out[k] = int(v, 0)
-            except ValueError:
-                pass
-    return out
 
 
 class Result:
