@@ -25,8 +25,9 @@ help:
 	@echo "make e2e        arm-smmuv3 accel=on against a real Linux iommufd (e2e/)"
 	@echo "make e2e-intel  intel-iommu x-flts=on against a real Linux iommufd (e2e/)"
 	@echo "make build-asan QEMU with ASan/UBSan (build/obj-asan)"
-	@echo "make fuzz       fuzz both vIOMMUs with simulated devices (docs/fuzz.md;"
-	@echo "                FUZZ_INPUTS=N per vIOMMU, default 1000000, FUZZ_SEED=S)"
+	@echo "make fuzz       fuzz both vIOMMUs with simulated devices (docs/fuzz.md):"
+	@echo "                libFuzzer, FUZZ_INPUTS=N per vIOMMU (default 1000000),"
+	@echo "                then the qtest driver, FUZZ_QTEST_INPUTS=N (default 10000)"
 	@echo "make deb        Debian 13 packages qemu-system-x86/-arm with the series (build/deb/out)"
 	@echo "make check-deb  install the .debs in a clean trixie chroot and run them on the simulator"
 
@@ -105,11 +106,16 @@ e2e-intel: build
 build-asan: apply
 	@scripts/build-asan.sh
 
-# Guest-input fuzzer on an ASan QEMU with gcov (build/obj-fuzz); writes
-# docs/fuzz.md (issue 16).
+# Guest-input fuzzing (issue 16), both engines; each writes its section of
+# docs/fuzz.md.  First in process with libFuzzer (clang build,
+# build/obj-libfuzzer), FUZZ_INPUTS per vIOMMU; then the qtest driver on
+# an ASan QEMU with gcov (build/obj-fuzz), FUZZ_QTEST_INPUTS per vIOMMU.
+FUZZ_QTEST_INPUTS ?= 10000
 fuzz: apply sim
+	@scripts/build-libfuzzer.sh
+	@nice -n 10 /usr/bin/python3 scripts/fuzz.py --engine libfuzzer
 	@QEMU_OBJ_ASAN=$(CURDIR)/build/obj-fuzz ASAN_GCOV=1 scripts/build-asan.sh
-	@QEMU_OBJ_ASAN=$(CURDIR)/build/obj-fuzz nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel
+	@QEMU_OBJ_ASAN=$(CURDIR)/build/obj-fuzz nice -n 10 /usr/bin/python3 scripts/fuzz.py --parallel --inputs $(FUZZ_QTEST_INPUTS)
 
 # Debian 13 packages with the series, built in a trixie chroot (as root;
 # not in CI: see README.md "Debian 13 packages"), then tests/deb/check-deb.sh.
@@ -120,7 +126,7 @@ check-deb:
 	@tests/deb/check-deb.sh
 
 clean:
-	rm -rf build/obj build/obj-asan build/obj-fuzz build/sim build/series build/test-logs build/fuzz
+	rm -rf build/obj build/obj-asan build/obj-fuzz build/obj-libfuzzer build/sim build/series build/test-logs build/fuzz
 
 # Also removes the work tree: export your commits first.
 distclean:

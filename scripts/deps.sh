@@ -16,7 +16,14 @@ PKGS=(
     # (docs/libvirt.md); on a systemd machine the install enables its
     # sockets
     libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu
+    # make fuzz's libFuzzer engine (scripts/build-libfuzzer.sh): clang,
+    # its libFuzzer runtime, llvm-profdata and llvm-cov
+    clang llvm
 )
+# the compiler-rt of the distribution's default clang (libFuzzer, ASan)
+clang_major=$(apt-cache show clang 2>/dev/null |
+              sed -n 's/^Version: \([0-9]*:\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1)
+[ -n "$clang_major" ] && PKGS+=("libclang-rt-$clang_major-dev")
 # meson >= 1.5 and pycotap: from backports on Debian 12
 BPO_PKGS=(meson python3-pycotap)
 

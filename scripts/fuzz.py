@@ -23,6 +23,7 @@ SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import glob
 import json
@@ -38,6 +39,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / 'tests' / 'fuzz'))
 import viommu_fuzz as vf  # noqa: E402
+import lf_engine  # noqa: E402
 
 COVER = {'vtd': 'hw/i386/intel_iommu_accel.c',
          'smmu': 'hw/arm/smmuv3-accel.c'}
@@ -200,19 +202,49 @@ def signature(path):
     return (first + (' in ' + frame if frame else '')).replace('`', "'")
 
 
-def write_doc(path, args, results, cov, cmd):
-    now = datetime.datetime.now(datetime.timezone.utc).strftime(
+DOC_HEAD = [
+    '# Fuzzing the nested vIOMMUs (`make fuzz`)',
+    '',
+    'Written by `scripts/fuzz.py` (do not edit by hand; each engine rewrites',
+    'its own section).  How the fuzzers work and why:',
+    '[tests/fuzz/README.md](../tests/fuzz/README.md).',
+    '',
+]
+
+
+def update_doc(path, engine, lines):
+    """Replace @engine's section of @path (between its markers)."""
+    begin, end = '<!-- engine:%s -->' % engine, '<!-- /engine:%s -->' % engine
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        text = ''
+    if '<!-- engine:' not in text:
+        text = '\n'.join(DOC_HEAD) + '\n'
+    block = '\n'.join([begin] + lines + [end])
+    if begin in text:
+        pre, rest = text.split(begin, 1)
+        text = pre + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + '\n\n' + block + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%d %H:%M UTC')
+
+
+def write_doc(path, args, results, cov, cmd):
     lines = [
-        '# Fuzzing the nested vIOMMUs (`make fuzz`)',
-        '',
-        'Written by `scripts/fuzz.py` (do not edit by hand).  How the fuzzer',
-        'works and why: [tests/fuzz/README.md](../tests/fuzz/README.md).',
+        '## qtest engine: structure-aware programs over the qtest protocol',
         '',
         '- Command: `%s`' % cmd,
         '- Seed: `%s`, first input index %d, %d programs per system_reset'
         % (args.seed, args.start, args.batch),
-        '- Date: %s; QEMU: `%s` (ASan + UBSan + gcov)' % (now, args.obj),
+        '- Date: %s; QEMU: `%s` (ASan + UBSan + gcov)' % (now_utc(), args.obj),
         '- An input is one generated program (PCI setup, vIOMMU tables and',
         '  enabling, then invalidations, table edits, register writes, DMA',
         '  from the simulated device, hot-plug/unplug; some fields mutated).',
@@ -247,7 +279,7 @@ def write_doc(path, args, results, cov, cmd):
             sigs.setdefault(signature(p), []).append((idx, kind, p))
         for sig, hits in sigs.items():
             if not any_crash:
-                lines += ['## Crashes', '',
+                lines += ['### Crashes', '',
                           'Grouped by sanitizer report and first QEMU frame; '
                           'analysis and reproducers: tests/fuzz/README.md '
                           '(Findings), tests/fuzz/regressions/.', '']
@@ -258,9 +290,93 @@ def write_doc(path, args, results, cov, cmd):
                          % (name, len(hits), idx, kind, sig,
                             os.path.relpath(p, TOP)))
     if not any_crash:
-        lines += ['No crashes.', '']
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines).rstrip() + '\n')
+        lines += ['No crashes.']
+    update_doc(path, 'qtest', lines)
+
+
+def lf_summary(name, r, c):
+    cs = ('%d/%d lines (%.1f%%)' % (c[0], c[1], 100.0 * c[0] / c[1])
+          if c and c[1] else 'n/a')
+    return ('%s: %d inputs, %.0f exec/s, %d crashes, %d corpus entries, '
+            'coverage of %s: %s' % (name, r['inputs'],
+                                   r['inputs'] / max(r['secs'], 1e-9),
+                                   len(r['crashes']), r['corpus'],
+                                   COVER[name], cs))
+
+
+def write_lf_doc(path, args, results, cov, cmd):
+    lines = [
+        '## libFuzzer engine: in process, coverage-guided',
+        '',
+        '- Command: `%s`' % cmd,
+        '- Seed: `%s`; %d generated seed programs per vIOMMU (the qtest '
+        'engine\'s generator), %d inputs per system_reset'
+        % (args.seed, args.seeds, args.batch),
+        '- Date: %s; QEMU: `%s` (clang, libFuzzer, ASan + UBSan, '
+        'source-based coverage)' % (now_utc(), args.lf_obj),
+        '- An input is one program of the target\'s operations '
+        '(tests/fuzz/libfuzzer/viommu_prog_fuzz.c), mutated by libFuzzer '
+        'from the seeds and from what gave new coverage; inputs include '
+        'the seeds\' first execution.',
+        '',
+        '| vIOMMU | inputs | exec/s | time | crashes | corpus | coverage |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for name, r in results.items():
+        c = cov.get(name)
+        cs = ('%s: %d/%d lines (%.1f%%)' % (COVER[name], c[0], c[1],
+                                            100.0 * c[0] / c[1])
+              if c and c[1] else '%s: n/a' % COVER[name])
+        lines.append('| %s | %d | %.0f | %.0f s | %d | %d | %s |'
+                     % (name, r['inputs'], r['inputs'] / max(r['secs'], 1e-9),
+                        r['secs'], len(r['crashes']), r['corpus'], cs))
+    lines.append('')
+    crashes = [(n, c) for n, r in results.items() for c in r['crashes']]
+    for name, c in crashes:
+        lines.append('- %s, after %d inputs: `%s`; artifacts: %s'
+                     % (name, c['after'], c['report'].replace('`', "'"),
+                        ', '.join(os.path.relpath(a, TOP)
+                                  for a in c['artifacts']) or 'none'))
+    if not crashes:
+        lines.append('No crashes.')
+    update_doc(path, 'libfuzzer', lines)
+
+
+def main_libfuzzer(args):
+    names = args.targets.split(',')
+    for name in names:
+        b = os.path.join(args.lf_obj, lf_engine.BINARY[name])
+        if not os.access(b, os.X_OK):
+            sys.exit('%s not found: run scripts/build-libfuzzer.sh' % b)
+    out = os.path.join(args.out, 'libfuzzer')
+    os.makedirs(out, exist_ok=True)
+
+    def one(name):
+        log = os.path.join(out, name + '.log')
+        if os.path.exists(log):
+            os.unlink(log)
+        print('%s: libFuzzer log %s' % (name, os.path.relpath(log, TOP)),
+              flush=True)
+        return name, lf_engine.run_target(
+            name, args.lf_obj, out, args.inputs, args.seed, args.seeds,
+            args.batch, args.timeout, log)
+
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as ex:
+        results = dict(ex.map(one, names))
+    with open(os.path.join(out, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    cov = {}
+    for name in names:
+        cov[name] = lf_engine.coverage(name, args.lf_obj, out, COVER[name])
+        print(lf_summary(name, results[name], cov[name]), flush=True)
+        for c in results[name]['crashes']:
+            print('  CRASH after %d inputs: %s\n    %s' % (
+                c['after'], c['report'], ' '.join(c['artifacts'])))
+    if not args.no_doc:
+        write_lf_doc(args.doc, args, results, cov,
+                     ' '.join(['scripts/fuzz.py'] + sys.argv[1:]))
+        print('wrote %s' % os.path.relpath(args.doc, TOP))
+    return 1 if any(r['crashes'] for r in results.values()) else 0
 
 
 def main():
@@ -285,6 +401,15 @@ def main():
     ap.add_argument('--status', action='store_true',
                     help='write docs/fuzz.md from a running (or finished) '
                     'run\'s status files and gcov data so far')
+    ap.add_argument('--engine', choices=('qtest', 'libfuzzer'),
+                    default=os.environ.get('FUZZ_ENGINE', 'qtest'),
+                    help='qtest: the structure-aware qtest driver; '
+                    'libfuzzer: in process, its seeds from the same '
+                    'generator (scripts/build-libfuzzer.sh)')
+    ap.add_argument('--seeds', type=int, default=2000,
+                    help='libfuzzer: generated seed programs per vIOMMU')
+    ap.add_argument('--lf-obj', default=os.environ.get(
+        'QEMU_OBJ_LF', str(TOP / 'build' / 'obj-libfuzzer')))
     ap.add_argument('--full', action='store_true',
                     help='with --replay: every input since QEMU started')
     args = ap.parse_args()
@@ -298,6 +423,8 @@ def main():
         print('no crash')
         return 0
 
+    if args.engine == 'libfuzzer':
+        return main_libfuzzer(args)
     for name in args.targets.split(','):
         q = os.path.join(args.obj, vf.TARGETS[name].qemu)
         if not os.access(q, os.X_OK):
