@@ -314,6 +314,8 @@ def write_lf_doc(path, args, results, cov, cmd):
         % (args.seed, args.seeds, args.batch),
         '- Date: %s; QEMU: `%s` (clang, libFuzzer, ASan + UBSan, '
         'source-based coverage)' % (now_utc(), args.lf_obj),
+        '- Both vIOMMUs at once, one libFuzzer process each, on a %d-core '
+        'machine' % os.cpu_count(),
         '- An input is one program of the target\'s operations '
         '(tests/fuzz/libfuzzer/viommu_prog_fuzz.c), mutated by libFuzzer '
         'from the seeds and from what gave new coverage; inputs include '

@@ -41,7 +41,6 @@ RANGES = {
 BINARY = {'vtd': 'qemu-fuzz-x86_64', 'smmu': 'qemu-fuzz-aarch64'}
 # a crash stops libFuzzer; it is restarted, but not forever
 MAX_CRASH_ROUNDS = 10
-ARTIFACTS = ('crash-', 'timeout-', 'oom-', 'leak-', 'slow-unit-')
 
 
 def encode(ops):

@@ -164,7 +164,11 @@ static void plug(QTestState *s, int slot)
     g_autofree char *fd = NULL;
     int memfd;
 
-    if (plugged[slot] || !devcfg || (memfd = device_memfd()) < 0) {
+    if (plugged[slot] || !devcfg) {
+        return;
+    }
+    memfd = device_memfd();
+    if (memfd < 0) {
         return;
     }
     fd = g_strdup_printf("%d", memfd);
