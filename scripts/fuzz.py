@@ -232,6 +232,13 @@ def update_doc(path, engine, lines):
         f.write(text)
 
 
+def lines_text(c):
+    """(covered, total) as 'N/M lines (P%)', 'n/a' without data."""
+    if not c or not c[1]:
+        return 'n/a'
+    return '%d/%d lines (%.1f%%)' % (c[0], c[1], 100.0 * c[0] / c[1])
+
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%d %H:%M UTC')
@@ -254,12 +261,7 @@ def write_doc(path, args, results, cov, cmd):
         '|---|---|---|---|---|---|---|',
     ]
     for name, r in results.items():
-        c = cov.get(name)
-        if c and c[1]:
-            cs = '%s: %d/%d lines (%.1f%%)' % (COVER[name], c[0], c[1],
-                                               100.0 * c[0] / c[1])
-        else:
-            cs = '%s: n/a' % COVER[name]
+        cs = '%s: %s' % (COVER[name], lines_text(cov.get(name)))
         if r.get('done', True):
             state = ''
         elif args.status:
@@ -295,8 +297,7 @@ def write_doc(path, args, results, cov, cmd):
 
 
 def lf_summary(name, r, c):
-    cs = ('%d/%d lines (%.1f%%)' % (c[0], c[1], 100.0 * c[0] / c[1])
-          if c and c[1] else 'n/a')
+    cs = lines_text(c)
     return ('%s: %d inputs, %.0f exec/s, %d crashes, %d corpus entries, '
             'coverage of %s: %s' % (name, r['inputs'],
                                    r['inputs'] / max(r['secs'], 1e-9),
@@ -325,10 +326,7 @@ def write_lf_doc(path, args, results, cov, cmd):
         '|---|---|---|---|---|---|---|',
     ]
     for name, r in results.items():
-        c = cov.get(name)
-        cs = ('%s: %d/%d lines (%.1f%%)' % (COVER[name], c[0], c[1],
-                                            100.0 * c[0] / c[1])
-              if c and c[1] else '%s: n/a' % COVER[name])
+        cs = '%s: %s' % (COVER[name], lines_text(cov.get(name)))
         lines.append('| %s | %d | %.0f | %.0f s | %d | %d | %s |'
                      % (name, r['inputs'], r['inputs'] / max(r['secs'], 1e-9),
                         r['secs'], len(r['crashes']), r['corpus'], cs))
@@ -453,14 +451,11 @@ def main():
     for name in names:
         cov[name] = coverage(args.obj, prefix, name)
         r = results[name]
-        c = cov[name]
         print('%s: %d inputs, %.1f ops/input, %.0f exec/s, %d crashes, '
               'coverage of %s: %s'
               % (name, r['inputs'], r['ops'] / max(1, r['inputs']),
                  r['inputs'] / max(r['secs'], 1e-9), len(r['crashes']),
-                 COVER[name], '%d/%d lines (%.1f%%)'
-                 % (c[0], c[1], 100.0 * c[0] / c[1]) if c and c[1]
-                 else 'n/a'), flush=True)
+                 COVER[name], lines_text(cov[name])), flush=True)
     if not args.no_doc:
         write_doc(args.doc, args, results, cov, cmd)
         print('wrote %s' % os.path.relpath(args.doc, TOP))

@@ -40,9 +40,7 @@ def main():
     ap.add_argument('--no-doc', action='store_true')
     args = ap.parse_args()
     vendors = args.vendor or list(sc.VENDORS)
-    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
-                                 sc.qemu_binary('aarch64'),
-                                 qemutest.default_sim_lib()], 10)
+    missing = sc.missing_binaries(10)
     if missing:
         sys.exit('soak: not found: %s (make build sim)'
                  % ' '.join(missing))

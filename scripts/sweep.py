@@ -76,9 +76,7 @@ def main():
     vendors = args.vendor or list(sc.VENDORS)
     if args.case:
         return one_case(args.case)
-    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
-                                 sc.qemu_binary('aarch64'),
-                                 qemutest.default_sim_lib()], 10)
+    missing = sc.missing_binaries(10)
     if missing:
         sys.exit('sweep: not found: %s (make build sim)'
                  % ' '.join(missing))

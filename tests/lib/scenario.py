@@ -173,6 +173,13 @@ def wait_for_files(paths, seconds=60):
         time.sleep(1)
 
 
+def missing_binaries(seconds=60):
+    """Both QEMU targets and the simulator, waited for as wait_for_files();
+    returns the missing ones."""
+    return wait_for_files([qemu_binary('x86_64'), qemu_binary('aarch64'),
+                           qemutest.default_sim_lib()], seconds)
+
+
 def wait_for_file(path, seconds=60):
     return not wait_for_files([path], seconds)
 

@@ -55,9 +55,7 @@ import scenario as sc  # noqa: E402
 
 def main():
     t = qemutest.Tap()
-    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
-                                 sc.qemu_binary('aarch64'),
-                                 qemutest.default_sim_lib()])
+    missing = sc.missing_binaries()
     if missing:
         t.ok(False, 'binaries present: missing %s' % missing)
         return t.done()

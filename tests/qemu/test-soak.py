@@ -32,9 +32,7 @@ import soaklib  # noqa: E402
 def main():
     t = qemutest.Tap()
     cycles = int(os.environ.get('SOAK_CYCLES', '20'))
-    missing = sc.wait_for_files([sc.qemu_binary('x86_64'),
-                                 sc.qemu_binary('aarch64'),
-                                 qemutest.default_sim_lib()])
+    missing = sc.missing_binaries()
     if missing:
         t.ok(False, 'binaries present: missing %s' % missing)
         return t.done()
